@@ -1,0 +1,55 @@
+"""Precise exceptions. Each carries a message fit to show a user as is.
+
+Anything a user can fix (config, command line) is a :class:`UsageError` and
+ends the program with exit status 2 and one paragraph, never a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "FetchError",
+    "MonitorError",
+    "ResponseTooLarge",
+    "UsageError",
+]
+
+
+class MonitorError(Exception):
+    """Base class for every error rdv-monitor raises on purpose."""
+
+
+class UsageError(MonitorError):
+    """The command line or an input the user gave is wrong (exit status 2)."""
+
+
+class ConfigError(UsageError):
+    """The configuration file is missing, unreadable or invalid.
+
+    ``path`` names the file and the message names the key path and what is expected.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class FetchError(MonitorError):
+    """An HTTP exchange failed before a complete response could be read.
+
+    ``kind`` is a short machine word (``timeout``, ``connect``, ``protocol``,
+    ``too_large``, ``redirect``); the message is a sentence for a human.
+    """
+
+    def __init__(self, message: str, *, kind: str, url: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.url = url
+
+
+class ResponseTooLarge(FetchError):
+    """The body exceeded the size cap; it was cut, not loaded."""
+
+    def __init__(self, message: str, *, url: str, limit: int) -> None:
+        super().__init__(message, kind="too_large", url=url)
+        self.limit = limit
