@@ -1,0 +1,111 @@
+"""Turn raw HTTP bytes into something the classifier and adapters can read.
+
+Real prefecture pages come in UTF-8 or ISO-8859-1/windows-1252, with or
+without a charset in ``Content-Type``, with entities, typographic apostrophes,
+non-breaking spaces and text split across elements. Everything that reads a
+page goes through :func:`parse_page` so they all see it the same way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from selectolax.lexbor import LexborHTMLParser
+
+__all__ = ["Page", "decode_body", "parse_page", "squash"]
+
+_CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip()).name
+    except LookupError:
+        return None
+    # Browsers read "latin-1" pages as windows-1252 (WHATWG encoding spec); so do we,
+    # so that curly quotes in the 0x80-0x9F range come out right.
+    return "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
+
+
+def decode_body(headers: Mapping[str, str], body: bytes) -> str:
+    """Decode ``body`` as a browser would: header charset, then ``<meta>``, then sniff.
+
+    Never raises: undecodable bytes become U+FFFD.
+    """
+    declared = None
+    content_type = _header(headers, "content-type")
+    if content_type and (m := _CHARSET_IN_HEADER.search(content_type)):
+        declared = _codec(m.group(1))
+    if declared is None and (m := _CHARSET_IN_META.search(body[:4096])):
+        declared = _codec(m.group(1).decode("ascii", "replace"))
+    if body.startswith(codecs.BOM_UTF8):
+        declared, body = "utf-8", body[len(codecs.BOM_UTF8) :]
+    if declared is not None:
+        try:
+            return body.decode(declared)
+        except UnicodeDecodeError:
+            pass  # a lying header is common; fall through to sniffing
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, val in headers.items():
+        if key.lower() == name:
+            return val
+    return None
+
+
+def squash(text: str) -> str:
+    """Reduce text to lower-case letters and digits, accents and all else removed.
+
+    Matching known messages on squashed text makes it immune to apostrophe
+    style, entities, non-breaking spaces, case, line breaks and text split
+    across elements (``plage <b>horaire</b>``): « Il n’existe plus » and
+    "IL N'EXISTE  PLUS" both become ``ilnexisteplus``.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed.casefold() if c.isalnum())
+
+
+@dataclass(frozen=True)
+class Page:
+    """A decoded, parsed HTML page (or fragment). Parse once, read many times."""
+
+    html: str
+    tree: LexborHTMLParser
+
+    @cached_property
+    def text(self) -> str:
+        """Visible text (scripts and styles dropped), whitespace folded to single spaces."""
+        root = self.tree.body or self.tree.root
+        if root is None:
+            return ""
+        for junk in root.css("script, style, noscript, template"):
+            junk.decompose()
+        raw = root.text(separator=" ")
+        return " ".join(raw.replace("\xa0", " ").replace("\u202f", " ").split())
+
+    @cached_property
+    def squashed(self) -> str:
+        """:func:`squash` of the whole visible text."""
+        return squash(self.text)
+
+
+def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
+    """Decode and parse ``body``; never raises on garbage (an empty tree is a valid page)."""
+    html = decode_body(headers, body)
+    return Page(html=html, tree=LexborHTMLParser(html))
