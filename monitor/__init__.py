@@ -3,7 +3,8 @@
 The data flows one way::
 
     scheduler ──when──▶ site adapter ──page──▶ classifier ──Observation──▶ store
-                        (monitor.sites)        (monitor.classify)          (events → outbox → notifier)
+                        (monitor.sites)        (monitor.classify)
+    store ──transitions──▶ outbox ──▶ notifier (apprise)
 
 It monitors and notifies. It never books, never fills personal data and never
 solves a captcha: a human does that.

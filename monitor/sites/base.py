@@ -1,0 +1,117 @@
+"""What every site adapter provides, and how one is chosen for a URL.
+
+Like apprise picks a notification service by URL scheme, rdv-monitor picks a
+site adapter by booking URL: each adapter class says which URLs it
+:meth:`~SiteAdapter.accepts` and registers itself with :func:`register`.
+Adding a platform is adding one module beside the others.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar, Protocol, TypeVar
+
+import httpx
+
+from monitor.errors import UsageError
+from monitor.http import Fetcher
+from monitor.observation import Observation
+
+__all__ = [
+    "CalendarInfo",
+    "CalendarSpec",
+    "Clock",
+    "SiteAdapter",
+    "adapter_for",
+    "register",
+    "utc_now",
+]
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CalendarSpec(Protocol):
+    """A calendar as the user named it: a label token ("3.1") or a planning id."""
+
+    @property
+    def planning(self) -> int | None: ...
+    @property
+    def display(self) -> str: ...
+    def matches(self, label: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarInfo:
+    """A calendar a booking offers, as listed by :meth:`SiteAdapter.discover`."""
+
+    planning_id: str
+    label: str
+
+
+class SiteAdapter(ABC):
+    """Checks the calendars of one booking page, one at a time.
+
+    One instance per watched booking: it owns the site session (cookies) and
+    whatever it learnt about the site's pages. It never books anything.
+    """
+
+    kind: ClassVar[str]
+    """Short name shown to users ("ezbooking")."""
+
+    def __init__(self, url: str, fetcher: Fetcher, *, clock: Clock = utc_now) -> None:
+        self.url = url
+        self.fetcher = fetcher
+        self.clock = clock
+
+    @classmethod
+    @abstractmethod
+    def accepts(cls, url: httpx.URL) -> bool:
+        """True if this adapter knows how to read the booking at ``url``."""
+
+    @abstractmethod
+    async def discover(self) -> list[CalendarInfo]:
+        """The calendars the booking offers (empty for a single-counter booking)."""
+
+    @abstractmethod
+    async def check(self, calendar: CalendarSpec | None, *, watch: str) -> Observation:
+        """Check one calendar (``None``: the booking's only one) and say what was seen.
+
+        Never raises for anything the site does: time-outs, error pages and
+        surprises all become an :class:`Observation` with the right status.
+        """
+
+
+_ADAPTERS: list[type[SiteAdapter]] = []
+_A = TypeVar("_A", bound=type[SiteAdapter])
+
+
+def register(cls: _A) -> _A:
+    """Class decorator: make an adapter selectable by URL."""
+    _ADAPTERS.append(cls)
+    return cls
+
+
+def adapter_for(url: str) -> type[SiteAdapter]:
+    """The adapter class for ``url``; :class:`UsageError` when none knows it."""
+    from monitor import sites  # noqa: F401  (importing the package registers the adapters)
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"{url!r} is not a valid URL ({exc}).") from None
+    for cls in _ADAPTERS:
+        if cls.accepts(parsed):
+            return cls
+    known = ", ".join(sorted(cls.kind for cls in _ADAPTERS))
+    raise UsageError(
+        f"No site adapter knows the URL {url}. rdv-monitor reads the prefecture booking "
+        f"module (URLs containing /booking/create/<number>); known adapters: {known}. "
+        "Open the booking in a browser and copy the address of its first page."
+    )
