@@ -1,0 +1,91 @@
+"""Check the configured calendars once: the one-shot core shared by ``check`` and the daemon.
+
+A :class:`Checker` owns one site adapter per watch (each with its own cookie
+jar, i.e. its own site session) and one :class:`~monitor.http.HostGate`
+shared by all of them, so two watches on one prefecture never hit it at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from monitor import USER_AGENT
+from monitor.http import Fetcher, HostGate
+from monitor.observation import Observation
+from monitor.sites import SiteAdapter, adapter_for
+from monitor.sites.base import Clock, utc_now
+
+if TYPE_CHECKING:
+    from monitor.config import Config, Watch
+
+__all__ = ["Checker", "check_once"]
+
+
+class Checker:
+    """Runs checks for the watches of a config, politely and in priority order."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        gate: HostGate | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.gate = gate or HostGate(config.monitor.min_spacing)
+        self._transport = transport
+        self._adapters: dict[str, SiteAdapter] = {}
+
+    def adapter(self, watch: Watch) -> SiteAdapter:
+        """The adapter (and so the site session) of ``watch``, created on first use."""
+        adapter = self._adapters.get(watch.name)
+        if adapter is None or adapter.url != watch.url:
+            settings = self.config.monitor
+            fetcher = Fetcher(
+                gate=self.gate,
+                user_agent=settings.user_agent or USER_AGENT,
+                timeout=settings.timeout,
+                connect_timeout=settings.connect_timeout,
+                max_bytes=settings.max_page_size,
+                transport=self._transport,
+            )
+            adapter = adapter_for(watch.url)(watch.url, fetcher, clock=self.clock)
+            self._adapters[watch.name] = adapter
+        return adapter
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far, all watches together."""
+        return sum(a.fetcher.requests_made for a in self._adapters.values())
+
+    async def check_watch(self, watch: Watch) -> AsyncIterator[Observation]:
+        """Check each calendar of ``watch`` in order, primary first, one at a time."""
+        adapter = self.adapter(watch)
+        for calendar in watch.calendars or (None,):
+            yield await adapter.check(calendar, watch=watch.name)
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.fetcher.aclose()
+        self._adapters.clear()
+
+    async def __aenter__(self) -> Checker:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def check_once(config: Config, watches: Iterable[Watch] | None = None) -> list[Observation]:
+    """Check every calendar of ``watches`` (default: all enabled ones) once."""
+    selected = list(watches) if watches is not None else [w for w in config.watches if w.enabled]
+    results: list[Observation] = []
+    async with Checker(config) as checker:
+        for watch in selected:
+            results.extend([obs async for obs in checker.check_watch(watch)])
+    return results

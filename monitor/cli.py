@@ -1,0 +1,237 @@
+"""The ``rdv-monitor`` command line.
+
+Each sub-command is a small function registered with :func:`command`. Errors
+a user can fix (config, arguments) print one paragraph and exit with status
+2; nothing ever prints a traceback unless ``RDV_MONITOR_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from monitor import __version__
+from monitor.errors import MonitorError, UsageError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
+
+
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+) -> Callable[[Handler], Handler]:
+    """Register ``rdv-monitor NAME``: ``arguments`` adds its options, the function runs it."""
+
+    def register(func: Handler) -> Handler:
+        _COMMANDS.append((name, help, arguments, func))
+        return func
+
+    return register
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="the configuration file (see config.example.toml)",
+    )
+
+
+def _load(path: str) -> Config:
+    from monitor.config import load_config
+    from monitor.sites import adapter_for
+
+    config = load_config(path)
+    for warning in config.warnings:
+        print(f"rdv-monitor: warning: {warning}", file=sys.stderr)
+    for watch in config.watches:
+        try:
+            adapter_for(watch.url)
+        except UsageError as exc:
+            raise UsageError(f"{path}: [[watch]] {watch.name!r} url: {exc}") from None
+    return config
+
+
+# ── check ───────────────────────────────────────────────────────────────────
+
+
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument(
+        "--watch",
+        action="append",
+        metavar="NAME",
+        help="check only this watch (repeatable); default: every enabled watch",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per calendar per line"
+    )
+
+
+@command("check", "check every calendar once and print what was seen", _check_args)
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.check import check_once
+    from monitor.render import json_lines, table
+
+    config = _load(args.config)
+    watches = [w for w in config.watches if w.enabled]
+    if args.watch:
+        by_name = {w.name: w for w in config.watches}
+        unknown = [n for n in args.watch if n not in by_name]
+        if unknown:
+            names = ", ".join(repr(n) for n in by_name)
+            raise UsageError(
+                f"{args.config}: no watch named {unknown[0]!r}; the watches are: {names}."
+            )
+        watches = [by_name[n] for n in args.watch]
+    observations = asyncio.run(check_once(config, watches))
+    tz = config.monitor.timezone
+    if args.json:
+        print(json_lines(observations, tz))
+    else:
+        print(table(observations, tz, colour=sys.stdout.isatty()))
+    return 0
+
+
+# ── discover ────────────────────────────────────────────────────────────────
+
+
+def _discover_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="the booking's first page, e.g. https://…/booking/create/29396")
+
+
+@command("discover", "list the calendars a booking offers, to write a config", _discover_args)
+def cmd_discover(args: argparse.Namespace) -> int:
+    from monitor.http import Fetcher, HostGate
+    from monitor.sites import CalendarInfo, adapter_for
+
+    adapter_cls = adapter_for(args.url)
+
+    async def discover() -> list[CalendarInfo]:
+        async with Fetcher(gate=HostGate()) as fetcher:
+            return await adapter_cls(args.url, fetcher).discover()
+
+    calendars = asyncio.run(discover())
+    if not calendars:
+        print(f"{args.url} has a single calendar: leave `calendars` out of its [[watch]].")
+        return 0
+    width = max(len(c.planning_id) for c in calendars)
+    print(f"{args.url} offers {len(calendars)} calendars:")
+    for cal in calendars:
+        print(f"  planning {cal.planning_id.ljust(width)}  {cal.label}")
+    print(
+        "\nName them in a [[watch]] by the number in their label, primary first, e.g.\n"
+        '  calendars = ["3.1", "3.2"]\nor by planning id: calendars = [{ planning = '
+        f"{calendars[0].planning_id} }}]"
+    )
+    return 0
+
+
+# ── validate / procedures ───────────────────────────────────────────────────
+
+
+@command("validate", "check a configuration file and summarise it", _config_arg)
+def cmd_validate(args: argparse.Namespace) -> int:
+    from monitor.config import describe_config
+
+    config = _load(args.config)
+    print(describe_config(config))
+    print(f"\n{args.config}: OK")
+    return 0
+
+
+def _procedures_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=("en", "fr"), default="en", help="language of titles")
+
+
+@command("procedures", "list the procedures of the built-in catalogue", _procedures_args)
+def cmd_procedures(args: argparse.Namespace) -> int:
+    from monitor.catalogue import format_catalogue, load_catalogue
+
+    print(format_catalogue(load_catalogue(), language=args.lang))
+    return 0
+
+
+# ── sim ─────────────────────────────────────────────────────────────────────
+
+
+def _sim_args(parser: argparse.ArgumentParser) -> None:
+    from monitor.sim.cli import add_arguments
+
+    add_arguments(parser)
+
+
+@command("sim", "run the simulated prefecture on 127.0.0.1 (for trying things out)", _sim_args)
+def cmd_sim(args: argparse.Namespace) -> int:
+    from monitor.sim.cli import run
+
+    return run(args)
+
+
+# ── entry point ─────────────────────────────────────────────────────────────
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rdv-monitor",
+        description="Watch French prefecture appointment calendars and get told when a slot "
+        "opens. It never books: you do.",
+    )
+    parser.add_argument("--version", action="version", version=f"rdv-monitor {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text, arguments, func in _COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        arguments(p)
+        p.set_defaults(func=func)
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    journal = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if journal
+        else "%(asctime)s %(levelname)s %(message)s"
+    )
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"rdv-monitor: {exc}", file=sys.stderr)
+        return 2
+    except MonitorError as exc:
+        print(f"rdv-monitor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("RDV_MONITOR_DEBUG"):
+            raise
+        print(
+            f"rdv-monitor: unexpected error ({type(exc).__name__}: {exc}). This is a bug in "
+            "rdv-monitor; run again with RDV_MONITOR_DEBUG=1 to see where, and report it.",
+            file=sys.stderr,
+        )
+        return 1
