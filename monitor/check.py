@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from monitor import USER_AGENT
 from monitor.http import Fetcher, HostGate
 from monitor.observation import Observation
 from monitor.sites import SiteAdapter, adapter_for
@@ -48,7 +47,7 @@ class Checker:
             settings = self.config.monitor
             fetcher = Fetcher(
                 gate=self.gate,
-                user_agent=settings.user_agent or USER_AGENT,
+                user_agent=settings.http_user_agent,
                 timeout=settings.timeout,
                 connect_timeout=settings.connect_timeout,
                 max_bytes=settings.max_page_size,

@@ -97,7 +97,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         watches = [by_name[n] for n in args.watch]
     observations = asyncio.run(check_once(config, watches))
-    tz = config.monitor.timezone
+    tz = config.tz
     if args.json:
         print(json_lines(observations, tz))
     else:

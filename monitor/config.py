@@ -61,6 +61,7 @@ from monitor.catalogue import (
 )
 from monitor.durations import DURATION_HELP, format_duration, parse_duration
 from monitor.errors import ConfigError
+from monitor.http import is_loopback_host
 
 __all__ = [
     "DEFAULT_EVENTS",
@@ -81,7 +82,6 @@ __all__ = [
     "Watch",
     "describe_config",
     "format_size",
-    "is_loopback_host",
     "load_config",
     "mask_url",
     "parse_config",
@@ -414,17 +414,6 @@ def _choice(allowed: Sequence[str], what: str) -> Callable[[object], str]:
 Event = Annotated[str, BeforeValidator(_choice(EVENTS, "an event"))]
 
 # --------------------------------------------------------------------------- hosts & URLs
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ``::1``: the simulator, never a prefecture."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _v_web_url(value: object) -> str:

@@ -29,7 +29,7 @@ MAX_REDIRECTS = 10
 
 def is_loopback_host(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``: our own simulator, never a prefecture."""
-    host = host.strip("[]").lower()
+    host = host.strip().strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
