@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 
@@ -241,7 +241,7 @@ class Fetcher:
         async with self.gate.turn(host):
             self.requests_made += 1
             try:
-                request = self._client.build_request(method, url, data=data)
+                request = self._client.build_request(method, url, **_form_body(data))
                 response = await self._client.send(request, stream=True)
                 try:
                     body = await self._read_capped(response, url)
@@ -288,6 +288,17 @@ class Fetcher:
             url=url,
             limit=self.max_bytes,
         )
+
+
+def _form_body(data: Mapping[str, str] | list[tuple[str, str]] | None) -> dict[str, object]:
+    """Encode a form as a browser does: fields in page order, repeated names kept."""
+    if data is None:
+        return {}
+    pairs = list(data.items()) if isinstance(data, Mapping) else data
+    return {
+        "content": urlencode(pairs).encode("ascii"),
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    }
 
 
 def _host(url: str) -> str:
