@@ -180,6 +180,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# ── demo ────────────────────────────────────────────────────────────────────
+
+
+@command("demo", "see rdv-monitor at work against a simulated prefecture (offline, < 1 min)")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo()
+
+
 # ── entry point ─────────────────────────────────────────────────────────────
 
 
