@@ -1,0 +1,5 @@
+"""``python -m monitor.sim``: the same as ``rdv-monitor sim``."""
+
+from monitor.sim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""``rdv-monitor sim``: run the simulated prefecture until SIGINT/SIGTERM.
+
+For trying the monitor out without ever touching a real prefecture::
+
+    rdv-monitor sim --available 29396:3.2,2026-12-01T09:00:00+01:00
+
+It prints the base URL, every booking URL with its calendars and states, and
+the control endpoint (``/__sim__/``), through which states can be changed
+while it runs::
+
+    curl -X POST localhost:8080/__sim__/state \\
+         -d '{"booking": 29396, "calendar": "3.2", "state": "available",
+              "slots": ["2026-12-01T09:00:00+01:00"]}'
+
+It listens on loopback addresses only unless ``--allow-remote`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from types import FrameType
+
+from monitor.errors import UsageError
+from monitor.sim.model import PARIS, monday_of, parse_slot
+from monitor.sim.server import CONTROL_PREFIX, SimPrefecture
+
+__all__ = ["add_arguments", "main", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rdv-monitor sim``."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default 8080)",
+    )
+    parser.add_argument(
+        "--available",
+        action="append",
+        default=[],
+        metavar="BOOKING:CALENDAR[,ISO-DATETIME…]",
+        help="open slots on a calendar at start, e.g. 29396:3.2,2026-12-01T09:00:00+01:00 "
+        "(no date-times: three slots next week; 29400: for a single-counter booking); repeatable",
+    )
+    parser.add_argument(
+        "--session-ttl",
+        type=float,
+        default=1440.0,
+        metavar="SECONDS",
+        help="session lifetime without requests (default 1440, like PHP)",
+    )
+    parser.add_argument(
+        "--throttle",
+        action="store_true",
+        help="answer 502 to clients polling faster than about once a second, as real sites do",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow listening on a non-loopback address (never needed for tests or the demo)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; exit status 0. User errors raise :class:`UsageError`."""
+    if not args.allow_remote:
+        _require_loopback(args.host)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    sim = SimPrefecture(
+        host=args.host, port=args.port, session_ttl=args.session_ttl, throttle=args.throttle
+    )
+    for spec in args.available:
+        _open(sim, spec)
+    try:
+        sim.start()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "choose another --port"
+        ) from None
+    try:
+        _print_banner(sim)
+        _wait_for_signal()
+    finally:
+        sim.stop()
+    print("rdv-monitor sim: stopped.", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m monitor.sim``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor.sim", description="Run the simulated prefecture."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"rdv-monitor sim: {exc}", file=sys.stderr)
+        return 2
+
+
+def _require_loopback(host: str) -> None:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        raise UsageError(f"cannot resolve --host {host!r}") from None
+    addresses = {str(info[4][0]).split("%")[0] for info in infos}
+    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        raise UsageError(
+            f"--host {host} is not a loopback address; the simulator listens on 127.0.0.1 "
+            "or ::1 unless you pass --allow-remote"
+        )
+
+
+def _open(sim: SimPrefecture, spec: str) -> None:
+    """Apply one ``--available BOOKING:CALENDAR[,ISO…]``."""
+    booking_text, _, rest = spec.partition(":")
+    try:
+        booking = int(booking_text)
+    except ValueError:
+        raise UsageError(
+            f"--available {spec!r}: expected BOOKING:CALENDAR[,ISO-DATETIME…], e.g. 29396:3.2"
+        ) from None
+    parts = rest.split(",")
+    calendar_text = parts[0].strip()
+    calendar: str | int | None = calendar_text or None
+    try:
+        if calendar_text.isdigit():
+            ids = {p.id for b in sim.bookings if b.id == booking for p in b.plannings}
+            if int(calendar_text) in ids:
+                calendar = int(calendar_text)
+        slots = [parse_slot(p) for p in parts[1:] if p.strip()] or _next_week_slots()
+        sim.set_state(booking, calendar, "available", slots=slots)
+    except ValueError as exc:
+        raise UsageError(f"--available {spec!r}: {exc}") from None
+
+
+def _next_week_slots() -> list[datetime]:
+    """Tuesday 09:00 and 09:30 and Thursday 14:00 of next week, Paris time."""
+    monday = monday_of(datetime.now(PARIS).date()) + timedelta(days=7)
+    return [
+        datetime.combine(monday + timedelta(days=1), time(9, 0), PARIS),
+        datetime.combine(monday + timedelta(days=1), time(9, 30), PARIS),
+        datetime.combine(monday + timedelta(days=3), time(14, 0), PARIS),
+    ]
+
+
+def _print_banner(sim: SimPrefecture) -> None:
+    lines = [f"Simulated prefecture at {sim.base_url} (nothing real is contacted)", ""]
+    for booking in sim.bookings:
+        lines.append(f"  {booking.title} (booking {booking.id})")
+        lines.append(f"    {sim.booking_url(booking.id)}")
+        for p in booking.plannings:
+            state = p.state.describe()
+            lines.append(f"      {p.id:>6}  {p.calendar or '-':<5} {state:<22} {p.label}")
+        lines.append("")
+    lines.append(
+        f"Control: {sim.base_url}{CONTROL_PREFIX}  (GET stats, GET state; "
+        "POST state, site, expire-sessions, reset)"
+    )
+    lines.append("Stop with Ctrl+C.")
+    print("\n".join(lines), flush=True)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[signal.Signals, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
