@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 _BOOKING_PATH = re.compile(r"^(?P<prefix>.*?)/booking/create/(?P<id>\d+)(?:/\d+)*/?$")
 _STEP3 = squash("Description de la nature du rendez-vous")
+WEEKS_AHEAD = 4
+"""Weeks of the planning table read, at most, to find the first free slot's date."""
 MAX_PAGES = 8
 """Pages one check may walk through; more means the site is sending us in circles."""
 
@@ -218,13 +220,18 @@ class EzBookingAdapter(SiteAdapter):
                 if verdict.status is Status.AVAILABLE and verdict.slots:
                     return _with_slots(found, verdict)
         if found.choice is not None:
-            verdict = _classify(await self.fetcher.get(self._week_url(found.choice.value)))
-            if verdict.status is Status.AVAILABLE and verdict.slots:
-                return _with_slots(found, verdict)
+            for week in range(WEEKS_AHEAD):
+                verdict = _classify(
+                    await self.fetcher.get(self._week_url(found.choice.value, week))
+                )
+                if verdict.status is Status.AVAILABLE and verdict.slots:
+                    return _with_slots(found, verdict)
+                if verdict.status not in (Status.FULL, Status.AVAILABLE):
+                    break  # an error page: stop asking
         return replace(found, note="(The slot dates could not be read.)")
 
-    def _week_url(self, planning_id: str) -> str:
-        call = f"bookingserver::planning::assign::{self.booking_id}::{planning_id}::0"
+    def _week_url(self, planning_id: str, week: int = 0) -> str:
+        call = f"bookingserver::planning::assign::{self.booking_id}::{planning_id}::{7 * week}"
         return f"{self._origin}{self._prefix}/ezjscore/call/{call}"
 
     async def _submit(
