@@ -21,6 +21,7 @@ __all__ = ["Page", "decode_body", "parse_page", "squash"]
 
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 def _codec(name: str | None) -> str | None:
@@ -78,7 +79,9 @@ def squash(text: str) -> str:
     "IL N'EXISTE  PLUS" both become ``ilnexisteplus``.
     """
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed.casefold() if c.isalnum())
+    # ``[\W_]`` is exactly "not str.isalnum()" (checked over every code point); one
+    # regex pass is several times faster than a per-character generator on a Pi.
+    return _NOT_ALNUM.sub("", decomposed.casefold())
 
 
 @dataclass(frozen=True)
