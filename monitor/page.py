@@ -108,7 +108,21 @@ class Page:
         return squash(self.text)
 
 
+MAX_TAGS = 30_000
+"""Tags parsed at most. Real booking pages have about a thousand; a hostile page of
+deeply nested elements makes HTML parsing quadratic (100k nested divs: ~16 s)."""
+
+
 def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
-    """Decode and parse ``body``; never raises on garbage (an empty tree is a valid page)."""
+    """Decode and parse ``body``; never raises on garbage (an empty tree is a valid page).
+
+    A page with more than :data:`MAX_TAGS` tags is cut there before parsing. That
+    can never create a slot: positive evidence must reach ``</html>``.
+    """
     html = decode_body(headers, body)
+    if html.count("<") > MAX_TAGS:
+        cut = -1
+        for _ in range(MAX_TAGS):
+            cut = html.index("<", cut + 1)
+        html = html[:cut]
     return Page(html=html, tree=LexborHTMLParser(html))

@@ -458,3 +458,22 @@ def test_never_raises_on_odd_arguments() -> None:
     assert classify_page("abc", {}, page).status is Status.UNKNOWN  # type: ignore[arg-type]
     assert classify(302, None, b"").status is Status.UNKNOWN  # type: ignore[arg-type]
     assert classify(200, {}, "not bytes").status is Status.UNKNOWN  # type: ignore[arg-type]
+
+
+def test_hostile_deeply_nested_page_is_cut_and_never_available():
+    import time as _time
+
+    from monitor.page import MAX_TAGS
+
+    evil = (
+        b"<html><body>"
+        + b"<div>" * 200_000
+        + b'<a href="/booking/create/1/5/1893456000">libre</a>'
+        + b"</div>" * 200_000
+        + b"</body></html>"
+    )
+    started = _time.perf_counter()
+    verdict = classify(200, {"Content-Type": "text/html"}, evil)
+    assert verdict.status is not Status.AVAILABLE
+    assert _time.perf_counter() - started < 60  # it terminates; speed is for bench/
+    assert MAX_TAGS < 200_000
