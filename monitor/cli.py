@@ -49,13 +49,17 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: str) -> Config:
+def _print_warning(text: str) -> None:
+    print(f"rdv-monitor: warning: {text}", file=sys.stderr)
+
+
+def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
     from monitor.config import load_config
     from monitor.sites import adapter_for
 
     config = load_config(path)
     for warning in config.warnings:
-        print(f"rdv-monitor: warning: {warning}", file=sys.stderr)
+        warn(warning)
     for watch in config.watches:
         try:
             adapter_for(watch.url)
@@ -103,6 +107,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(table(observations, tz, colour=sys.stdout.isatty()))
     return 0
+
+
+# ── run ─────────────────────────────────────────────────────────────────────
+
+
+@command("run", "watch the calendars until stopped (the daemon that systemd runs)", _config_arg)
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Daemon
+
+    # A daemon's log is its output: transitions at INFO by default, checks with -v.
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    config = _load(args.config, warn=logging.getLogger("monitor").warning)
+
+    async def run() -> int:
+        return await Daemon(args.config, config).run()
+
+    return asyncio.run(run())
 
 
 # ── discover ────────────────────────────────────────────────────────────────
@@ -213,13 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
+    # Under systemd (JOURNAL_STREAM set) the journal timestamps every line itself.
     journal = bool(os.environ.get("JOURNAL_STREAM"))
-    fmt = (
-        "%(levelname)s %(name)s: %(message)s"
-        if journal
-        else "%(asctime)s %(levelname)s %(message)s"
-    )
+    fmt = "%(levelname)s %(message)s" if journal else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    # Our log is one line per check or event. Libraries stay at WARNING: httpx and
+    # httpcore log every request, APScheduler every job, and apprise logs request
+    # URLs (with tokens) at DEBUG and INFO.
+    for noisy in ("apprise", "httpx", "httpcore", "apscheduler", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

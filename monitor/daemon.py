@@ -1,0 +1,303 @@
+"""``rdv-monitor run``: the long-running monitor.
+
+The scheduler decides *when*; everything else is the same one-way flow as a
+one-shot check::
+
+    APScheduler one-shot job per watch ─▶ Checker (adapter, classifier)
+        ─▶ Store.record (observation, state, episodes, outbox events)
+        ─▶ plan_after_run ─▶ the watch's next one-shot job
+
+Each watch has exactly one pending job at a time and a lock, so a watch never
+runs twice at once and a late wake-up (suspended machine, clock jump) gives
+one run, not a burst of catch-up runs. The next run is planned only when the
+previous one has finished, from the time it finished.
+
+Signals: SIGTERM/SIGINT stop cleanly (in-flight requests are cancelled);
+SIGHUP re-reads the config and applies it if valid, else logs why and keeps
+the old one. Under systemd it speaks the notify protocol (READY, STATUS,
+WATCHDOG, STOPPING).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.check import Checker
+from monitor.config import Config, Watch, load_config, resolve_state_dir
+from monitor.errors import MonitorError
+from monitor.http import HostGate
+from monitor.observation import Observation, Status
+from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
+from monitor.sdnotify import Notifier, watchdog_interval
+from monitor.store import Store
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger("monitor.daemon")
+
+STOP_TIMEOUT = 8.0
+"""Seconds given to in-flight work at shutdown; systemd's default stop timeout is longer."""
+
+
+@dataclass
+class _WatchState:
+    """What the daemon knows about one watch between runs."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    backoff: Backoff = field(default_factory=Backoff)
+    planned: Planned | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class Daemon:
+    """Watches the configured calendars until stopped."""
+
+    def __init__(
+        self,
+        config_path: str | Path,
+        config: Config,
+        *,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config_path = str(config_path)
+        self.config = config
+        self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.state_dir = resolve_state_dir(config, self.environ)
+        self.store = Store.open(self.state_dir)
+        self.gate = HostGate(config.monitor.min_spacing)
+        self.checker = Checker(config, clock=clock, gate=self.gate)
+        self.systemd = Notifier(self.environ)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._watches: dict[str, _WatchState] = {}
+        self._stopping = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+        self.runs = 0
+
+    # ── life cycle ──────────────────────────────────────────────────────────
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or :meth:`stop`); returns the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self.scheduler.start()
+        now = self.clock()
+        for watch in self.config.enabled_watches:
+            self._schedule(watch.name, first_run(self._policy(watch), now, self.rng))
+        log.info(
+            "watching %d calendar(s) in %d watch(es); state in %s",
+            sum(max(1, len(w.calendars)) for w in self.config.enabled_watches),
+            len(self.config.enabled_watches),
+            self.state_dir,
+        )
+        self.systemd.ready(self._summary())
+        ping = watchdog_interval(self.environ)
+        if ping:
+            self._spawn(self._watchdog(ping))
+        try:
+            await self._stopping.wait()
+        finally:
+            await self._shutdown()
+        return 0
+
+    def stop(self) -> None:
+        """Ask the daemon to stop (signal-safe)."""
+        if not self._stopping.is_set():
+            log.info("stopping")
+            self.systemd.stopping()
+            self._stopping.set()
+
+    async def _shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        tasks = [s.task for s in self._watches.values() if s.task and not s.task.done()]
+        tasks += list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        await self.checker.aclose()
+        self.store.close()
+        self.systemd.close()
+        log.info("stopped")
+
+    async def _watchdog(self, every: float) -> None:
+        while True:
+            self.systemd.watchdog()
+            await asyncio.sleep(every)
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ── scheduling ──────────────────────────────────────────────────────────
+
+    def _policy(self, watch: Watch) -> Policy:
+        return Policy.for_watch(self.config, watch)
+
+    def _schedule(self, name: str, planned: Planned) -> None:
+        state = self._watches.setdefault(name, _WatchState())
+        state.planned = planned
+        # misfire_grace_time=None: a job woken late (suspend, clock jump) still
+        # runs, once; the next one is planned from the time it actually ran.
+        self.scheduler.add_job(
+            self._fire,
+            "date",
+            run_date=planned.at,
+            args=[name],
+            id=name,
+            name=f"check {name}",
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+        watch = self.config.watch(name)
+        if watch is not None:
+            for calendar in watch.calendars or (None,):
+                self.store.set_next_check(
+                    name, calendar.display if calendar else "", planned.at, planned.reason
+                )
+        log.debug("%s: next check at %s (%s)", name, planned.at.isoformat(), planned.reason)
+
+    async def _fire(self, name: str) -> None:
+        # Runs on the event loop; the check itself is a tracked task so that
+        # shutdown can cancel it and the scheduler is never blocked by it.
+        state = self._watches.setdefault(name, _WatchState())
+        if state.task is None or state.task.done():
+            state.task = asyncio.create_task(self._run_watch(name), name=f"run {name}")
+
+    async def _run_watch(self, name: str) -> None:
+        state = self._watches[name]
+        async with state.lock:
+            watch = self.config.watch(name)
+            if watch is None or not watch.enabled:
+                return  # removed by a reload while it was pending
+            observations: list[Observation] = []
+            started = self.clock()
+            try:
+                observations = await self._check(watch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not end the monitoring of every watch
+                log.exception("%s: the check failed unexpectedly", name)
+            finally:
+                if not self._stopping.is_set():
+                    self._after_run(watch, state, observations, started)
+
+    async def _check(self, watch: Watch) -> list[Observation]:
+        seen: list[Observation] = []
+        async for obs in self.checker.check_watch(watch):
+            seen.append(obs)
+            self._record(obs)
+            if obs.status is Status.BLOCKED:
+                # The site refuses us: asking for the other calendars now would
+                # only make it worse. The backoff decides when to come back.
+                break
+        self.runs += 1
+        return seen
+
+    def _record(self, obs: Observation) -> None:
+        events = self.store.record(obs, trouble_after=self.config.monitor.trouble_after)
+        where = f"{obs.watch} / {obs.calendar}" if obs.calendar else obs.watch
+        log.debug(
+            "%s: %s (HTTP %s, %d ms) %s",
+            where,
+            obs.status.value,
+            obs.http_status if obs.http_status is not None else "-",
+            obs.elapsed_ms,
+            obs.detail,
+        )
+        for event in events:
+            log.info("%s: %s — %s", where, event.kind, obs.detail)
+
+    def _after_run(
+        self, watch: Watch, state: _WatchState, seen: list[Observation], started: datetime
+    ) -> None:
+        now = self.clock()
+        try:
+            retry_after = max((o.retry_after for o in seen if o.retry_after), default=None)
+            statuses = [o.status for o in seen]
+            state.backoff = backoff_after(state.backoff, statuses, retry_after, now)
+            policy = self._policy(watch)
+            planned = plan_after_run(policy, now, state.backoff, self.rng, last_start=started)
+        except Exception:
+            # Whatever went wrong, the watch must not silently stop being watched.
+            log.exception(
+                "%s: planning the next check failed; retrying at the base interval", watch.name
+            )
+            planned = Planned(now + timedelta(seconds=self.config.interval_for(watch)), "interval")
+        self._schedule(watch.name, planned)
+        self.systemd.status(self._summary())
+
+    def _summary(self) -> str:
+        """One line for ``systemctl status``: what each calendar looks like now."""
+        parts = []
+        for row in self.store.calendar_states():
+            if self.config.watch(row.watch) is None:
+                continue
+            name = row.calendar or row.watch
+            parts.append(f"{name} {row.status}")
+        head = f"{self.runs} runs"
+        return f"{head}; " + ", ".join(parts) if parts else f"{head}; waiting for the first check"
+
+    # ── reload ──────────────────────────────────────────────────────────────
+
+    def request_reload(self) -> None:
+        """SIGHUP: re-read the config (signal-safe; the work happens on the loop)."""
+        self._spawn(self.reload())
+
+    async def reload(self) -> bool:
+        """Apply the config file again if it is valid; keep the old one otherwise."""
+        self.systemd.reloading()
+        try:
+            new = load_config(self.config_path)
+        except MonitorError as exc:
+            log.error("reload refused, still running the previous config: %s", exc)
+            self.systemd.status(f"reload refused: {self.config_path} is invalid")
+            return False
+        finally:
+            self.systemd.ready()
+        old_checker = self.checker
+        self.config = new
+        self.checker = Checker(new, clock=self.clock, gate=self.gate)
+        self._spawn(self._close_when_idle(old_checker))
+        now = self.clock()
+        wanted = {w.name for w in new.enabled_watches}
+        for name in list(self._watches):
+            if name not in wanted:
+                with contextlib.suppress(Exception):
+                    self.scheduler.remove_job(name)
+                self._watches.pop(name, None)
+        for watch in new.enabled_watches:
+            state = self._watches.get(watch.name)
+            planned = (
+                plan_after_run(self._policy(watch), now, state.backoff, self.rng)
+                if state is not None
+                else first_run(self._policy(watch), now, self.rng)
+            )
+            self._schedule(watch.name, planned)
+        log.info("configuration reloaded: %d watch(es)", len(wanted))
+        self.systemd.status(self._summary())
+        return True
+
+    async def _close_when_idle(self, checker: Checker) -> None:
+        for state in list(self._watches.values()):
+            async with state.lock:
+                pass
+        await checker.aclose()
