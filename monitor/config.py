@@ -62,6 +62,7 @@ from monitor.catalogue import (
 from monitor.durations import DURATION_HELP, format_duration, parse_duration
 from monitor.errors import ConfigError
 from monitor.http import is_loopback_host
+from monitor.messages import template_problem
 
 __all__ = [
     "DEFAULT_EVENTS",
@@ -999,7 +1000,8 @@ class NotifyTarget(_Model):
 
 
 class Template(_Model):
-    """Overrides of one event's notification text (placeholders are checked by the notifier)."""
+    """Overrides of one event's notification text. Their ``{placeholders}`` are checked
+    against :data:`monitor.messages.PLACEHOLDERS` once the whole ``[notify]`` table is read."""
 
     title: Text | None = None
     body: Text | None = None
@@ -1489,6 +1491,7 @@ class _Checker:
         if monitor is not None:
             monitor = self._resolve_monitor_paths(monitor)
         if notify is not None:
+            self._check_templates(notify)
             notify = self._check_notify(notify)
         watches = self._build_watches(inputs, notify)
         all_loopback = self._all_loopback(raw_watches, watches)
@@ -1549,6 +1552,16 @@ class _Checker:
         if monitor.state_dir is not None and not monitor.state_dir.is_absolute():
             return monitor.model_copy(update={"state_dir": self.base / monitor.state_dir})
         return monitor
+
+    def _check_templates(self, notify: NotifySettings) -> None:
+        """Every template may only use the placeholders its event offers (a wrong one would
+        otherwise be found only when a slot opens, and the alert sent without it)."""
+        for kind, template in notify.templates.items():
+            for key in ("title", "body"):
+                text = getattr(template, key)
+                problem = template_problem(kind, text) if text is not None else None
+                if problem:
+                    self.issue(("notify", "templates", kind, key), problem)
 
     def _check_notify(self, notify: NotifySettings) -> NotifySettings:
         if notify.config is None:
