@@ -58,6 +58,7 @@ def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
     from monitor.sites import adapter_for
 
     config = load_config(path)
+    _install_redaction(config)
     for warning in config.warnings:
         warn(warning)
     for watch in config.watches:
@@ -66,6 +67,16 @@ def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
         except UsageError as exc:
             raise UsageError(f"{path}: [[watch]] {watch.name!r} url: {exc}") from None
     return config
+
+
+def _install_redaction(config: Config) -> None:
+    """Hide every notification secret of ``config`` from the log from now on (tokens in
+    apprise URLs; third-party libraries may log them)."""
+    from monitor.notify import load_targets
+    from monitor.redact import Redactor, install
+
+    targets = load_targets(config.notify)
+    install(Redactor(secret for target in targets for secret in target.secrets()))
 
 
 # ── check ───────────────────────────────────────────────────────────────────
@@ -124,6 +135,56 @@ def cmd_run(args: argparse.Namespace) -> int:
         return await Daemon(args.config, config).run()
 
     return asyncio.run(run())
+
+
+# ── notify-test ─────────────────────────────────────────────────────────────
+
+
+def _notify_test_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="only the targets with this tag (repeatable); default: every target",
+    )
+
+
+@command("notify-test", "send a test message to every notification target", _notify_test_args)
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from monitor.messages import test_message
+    from monitor.notify import load_targets, send_all, targets_for
+
+    config = _load(args.config)
+    targets = load_targets(config.notify)
+    if not targets:
+        raise UsageError(
+            f'{args.config}: no notification target: add urls = ["…"] (or config = "…") '
+            "to [notify]."
+        )
+    if args.tag:
+        known = sorted({tag for target in targets for tag in target.tags})
+        unknown = [t for t in args.tag if t.lower() not in known]
+        if unknown:
+            tags = ", ".join(known) if known else "none (no target has tags)"
+            raise UsageError(f"{args.config}: no target has the tag {unknown[0]!r}; tags: {tags}.")
+        targets = targets_for(targets, args.tag)
+    message = test_message(
+        config.notify.language,
+        now=datetime.now(config.tz),
+        tz=config.tz,
+        templates=config.notify.templates,
+    )
+    failed = 0
+    for target, result in send_all(targets, message.title, message.body):
+        if result.ok:
+            print(f"✓ sent   {target.masked}", flush=True)
+        else:
+            failed += 1
+            print(f"✗ failed {target.masked} — {result.reason}", flush=True)
+    return 1 if failed else 0
 
 
 # ── discover ────────────────────────────────────────────────────────────────
@@ -240,8 +301,8 @@ def _setup_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
     # Our log is one line per check or event. Libraries stay at WARNING: httpx and
     # httpcore log every request, APScheduler every job, and apprise logs request
-    # URLs (with tokens) at DEBUG and INFO.
-    for noisy in ("apprise", "httpx", "httpcore", "apscheduler", "asyncio"):
+    # URLs (with tokens) at DEBUG and INFO, as does urllib3 (under apprise's requests).
+    for noisy in ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -249,13 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
+    from monitor.redact import active
+
     try:
         return int(args.func(args))
     except UsageError as exc:
-        print(f"rdv-monitor: {exc}", file=sys.stderr)
+        print(active()(f"rdv-monitor: {exc}"), file=sys.stderr)
         return 2
     except MonitorError as exc:
-        print(f"rdv-monitor: {exc}", file=sys.stderr)
+        print(active()(f"rdv-monitor: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -263,8 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("RDV_MONITOR_DEBUG"):
             raise
         print(
-            f"rdv-monitor: unexpected error ({type(exc).__name__}: {exc}). This is a bug in "
-            "rdv-monitor; run again with RDV_MONITOR_DEBUG=1 to see where, and report it.",
+            active()(
+                f"rdv-monitor: unexpected error ({type(exc).__name__}: {exc}). This is a bug "
+                "in rdv-monitor; run again with RDV_MONITOR_DEBUG=1 to see where, and report it."
+            ),
             file=sys.stderr,
         )
         return 1

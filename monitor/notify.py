@@ -1,0 +1,619 @@
+"""Notification targets: load them from the config, route events to them, send through apprise.
+
+A :class:`Target` is one apprise destination (a Telegram chat, a mailbox, an ntfy
+topic…). Everything about it that may be shown or stored is secret-free: a
+stable ``id`` (a hash of its URL, the key of per-target delivery state), the
+``masked`` URL and its ``tags``. The apprise plugin that holds the secrets is a
+private field, absent from ``repr``/``str``/equality, and a Target refuses to be
+pickled.
+
+:func:`send` delivers one message to one target, blocking (apprise is
+synchronous), and says why it failed in a short, secret-free sentence
+(``"HTTP 500 (Internal Server Error) from 127.0.0.1:8765"``, ``"connection
+refused by …"``, ``"timed out waiting for an answer from …"``). It calls the
+target's own plugin, not an :class:`apprise.Apprise` of several, so the result is
+this target's alone. apprise says why a send failed only through its logger;
+so each target's plugin logs into a private logger (not attached to the logging
+tree, so its DEBUG lines, which quote request URLs, are never printed), and the
+records are collected per *thread*: several targets can be sent to in parallel
+threads without their reasons mixing (``apprise.LogCapture`` is global and would
+mix them). Records the shared ``apprise`` logger receives from the sending
+thread are collected the same way and kept out of the log.
+
+Time-outs: apprise's plugins wait 4 s to connect and 4 s for an answer by
+default, a few plugins much longer (SMTP 15 s per step, apprise-api 30 s).
+Every target gets at most :data:`CONNECT_TIMEOUT` to connect and
+:data:`READ_TIMEOUT` for an answer (shorter ``cto``/``rto`` given in the URL are
+kept), so a dead target fails within about 15 s and a slow but working one is
+not mistaken for a failure (which would make the daemon send it twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http
+import ipaddress
+import logging
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, unquote
+
+from monitor import redact
+from monitor.config import mask_url
+from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.config import NotifySettings
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "SendResult",
+    "Target",
+    "load_targets",
+    "secrets_of",
+    "send",
+    "send_all",
+    "targets_for",
+]
+
+log = logging.getLogger("monitor.notify")
+
+CONNECT_TIMEOUT = 4.0
+"""Seconds to wait for a connection (apprise's own default)."""
+READ_TIMEOUT = 10.0
+"""Seconds to wait for an answer once connected; also the cap of plugins, like SMTP, that
+use a single time-out for every step of the exchange."""
+MAX_REASON = 300
+"""A reason is one line of at most this many characters."""
+
+
+# --------------------------------------------------------------------------- log capture
+
+
+class _ThreadSink(logging.Filter):
+    """A logger filter that keeps the records of threads that asked for them.
+
+    While a thread is inside :meth:`collect`, the records it logs to the logger this
+    filter sits on are appended to its own list and kept out of the log (their text can
+    quote a URL); other threads' records pass untouched. One permanent filter per logger,
+    rather than one added per send, because a logger's filter list is not safe to change
+    while other threads log through it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lists: dict[int, list[logging.LogRecord]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The filter runs in the thread that logs: its id is the record's thread.
+        records = self._lists.get(threading.get_ident())
+        if records is None:
+            return True
+        records.append(record)
+        return False
+
+    @contextmanager
+    def collect(self) -> Iterator[list[logging.LogRecord]]:
+        """The records this thread logs until the block ends."""
+        thread = threading.get_ident()
+        outer = self._lists.get(thread)
+        records: list[logging.LogRecord] = []
+        self._lists[thread] = records
+        try:
+            yield records
+        finally:
+            if outer is None:
+                self._lists.pop(thread, None)
+            else:
+                self._lists[thread] = outer
+                outer.extend(records)
+
+
+_apprise_sink = _ThreadSink()
+_sink_lock = threading.Lock()
+
+
+def _shared_sink() -> _ThreadSink:
+    """The sink on the ``apprise`` logger (installed on first use)."""
+    logger = logging.getLogger("apprise")
+    if _apprise_sink not in logger.filters:
+        with _sink_lock:
+            if _apprise_sink not in logger.filters:
+                logger.addFilter(_apprise_sink)
+    return _apprise_sink
+
+
+def _private_logger(name: str) -> tuple[logging.Logger, _ThreadSink]:
+    """A logger outside the logging tree (it never reaches the root handlers) that lets
+    everything through to a sink, DEBUG included: DEBUG is where apprise says *why* a
+    connection failed."""
+    logger = logging.Logger(f"monitor.notify.apprise.{name}", logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())  # no "last resort" printing to stderr
+    sink = _ThreadSink()
+    logger.addFilter(sink)
+    return logger, sink
+
+
+# --------------------------------------------------------------------------- secrets
+
+_SENSITIVE_KEYS = frozenset(
+    {"pass", "password", "pwd", "secret", "token", "key", "apikey", "api_key", "access_token"}
+)
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,;)\]]+")
+
+
+def _is_host(text: str) -> bool:
+    """``text`` is a host name, an IP address, or either with a port."""
+    host = text
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+        if not port.isdigit():
+            return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    if host.lower() == "localhost":
+        return True
+    labels = host.split(".")
+    return (
+        len(labels) >= 2
+        and all(_HOST_LABEL.match(label) for label in labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) >= 2
+    )
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _tokenish(text: str) -> bool:
+    """Looks like a credential or private id: 6+ characters mixing digits and letters, a
+    number of 6+ digits (a chat id), or a long random-looking run of letters."""
+    s = unquote(text).strip()
+    if len(s) < 6 or _is_host(s) or "@" in s:
+        return False
+    has_digit = any(c.isdigit() for c in s)
+    has_alpha = any(c.isalpha() for c in s)
+    if has_digit and (has_alpha or s.isdigit()):
+        return True
+    if not has_alpha:
+        return False
+    mixed_case = any(c.isupper() for c in s) and any(c.islower() for c in s)
+    return (len(s) >= 12 and mixed_case) or (len(s) >= 16 and _entropy(s) >= 3.5)
+
+
+def _privacy_diff(url: str) -> list[str]:
+    """The parts apprise itself hides in ``url(privacy=True)``: it knows where each
+    service keeps its tokens, even when they do not look like tokens."""
+    import apprise
+
+    with _shared_sink().collect():
+        try:
+            plugin = apprise.Apprise.instantiate(url)
+            if plugin is None:
+                return []
+            full, private = plugin.url(), plugin.url(privacy=True)
+        except Exception:
+            return []
+    split = re.compile(r"[/?&=@:#]")
+    shown = set(split.split(unquote(private)))
+    return [part for part in split.split(unquote(full)) if len(part) >= 4 and part not in shown]
+
+
+def secrets_of(url: str) -> list[str]:
+    """The secret-looking parts of an apprise URL, each also in its %-encoded and decoded
+    forms, the whole URL first: the password, a user name that looks like a token, a
+    token-like host (``tgram://<bot token>/…``), token-like path segments and query
+    values (or any value of a ``token``/``password``/``key`` parameter), and whatever
+    apprise's own privacy form of the URL hides. Used to build a log
+    :class:`~monitor.redact.Redactor`; never print the result.
+    """
+    text = url.strip()
+    found: list[str] = [text] if text else []
+    _, sep, rest = text.partition("://")
+    if not sep:
+        return found
+    rest = rest.split("#", 1)[0]
+    rest, _, query = rest.partition("?")
+    authority, _, path = rest.partition("/")
+    host = authority
+    parts: list[str] = []
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        user, has_password, password = userinfo.partition(":")
+        if has_password and len(unquote(password)) >= redact.MIN_SECRET:
+            found.append(password)
+        parts.append(user)
+    if not _is_host(host):
+        parts.append(host)
+    for segment in path.split("/"):
+        parts.append(segment)
+        if ":" in segment:
+            parts.extend(segment.split(":"))
+    if not _is_host(host):
+        parts.extend(host.split(":"))
+    found.extend(p for p in parts if _tokenish(p))
+    for key, value in parse_qsl(query, keep_blank_values=False):
+        sensitive = key.lower() in _SENSITIVE_KEYS and len(value) >= redact.MIN_SECRET
+        if sensitive or _tokenish(value):
+            found.append(value)
+    found.extend(_privacy_diff(text))
+    out: list[str] = []
+    for secret in found:
+        for form in (secret, unquote(secret), quote(unquote(secret), safe="")):
+            if form and form not in out and (form == text or len(form) >= redact.MIN_SECRET):
+                out.append(form)
+    return out
+
+
+def _mask_urls(text: str) -> str:
+    """Every URL-looking part of ``text`` in its masked form."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+
+
+def _one_line(text: str, *redactors: redact.Redactor) -> str:
+    """``text`` redacted, URLs masked, whitespace collapsed, cut to :data:`MAX_REASON`."""
+    for redactor in redactors:
+        text = redactor(text)
+    text = " ".join(_mask_urls(text).split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """One apprise destination. Only secret-free fields are public; ``repr`` and ``str``
+    show the masked URL, and the plugin holding the secrets stays private."""
+
+    id: str
+    """Stable and secret-free: the first 16 hex digits of the SHA-256 of the URL."""
+    masked: str
+    """The URL as humans may see it (``tgram://1...n/****21``)."""
+    tags: frozenset[str] = frozenset()
+    service: str = ""
+    """apprise's name of the service, e.g. ``"Telegram"``."""
+    _plugin: Any = field(default=None, repr=False, compare=False)
+    _secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _sink: _ThreadSink | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def secrets(self) -> tuple[str, ...]:
+        """The strings to hide from logs (see :func:`secrets_of`). Never print them."""
+        return self._secrets
+
+    @property
+    def timeouts(self) -> tuple[float, float] | None:
+        """(connect, read) seconds this target's plugin waits, if it has a plugin."""
+        if self._plugin is None:
+            return None
+        return (
+            float(self._plugin.socket_connect_timeout),
+            float(self._plugin.socket_read_timeout),
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Target holds secrets and cannot be pickled; store its id")
+
+    def __copy__(self) -> Target:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Target:
+        return self
+
+
+def _target_id(url: str) -> str:
+    return hashlib.sha256(url.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def _apply_timeouts(plugin: Any) -> None:
+    """Cap the plugin's time-outs (see the module docstring); values set in the URL that
+    are shorter than the caps are kept, apprise's defaults are replaced."""
+    cls = type(plugin)
+    # A plugin whose own connect default is longer than ours (SMTP: 15 s) uses it for
+    # every step of the exchange, not only to connect: it gets the read cap.
+    connect_cap = READ_TIMEOUT if cls.socket_connect_timeout > CONNECT_TIMEOUT else CONNECT_TIMEOUT
+    for attr, cap in (
+        ("socket_connect_timeout", connect_cap),
+        ("socket_read_timeout", READ_TIMEOUT),
+    ):
+        value = float(getattr(plugin, attr))
+        explicit = value != float(getattr(cls, attr))
+        setattr(plugin, attr, min(value, cap) if explicit else cap)
+
+
+def _make_target(plugin: Any, url: str, tags: frozenset[str], extra_urls: Sequence[str]) -> Target:
+    """Wrap an apprise plugin: id and secrets from ``url`` (and ``extra_urls``, other
+    spellings of the same target), its own private logger, capped time-outs."""
+    secrets: list[str] = []
+    for u in (url, *extra_urls):
+        secrets.extend(s for s in secrets_of(u) if s not in secrets)
+    target_id = _target_id(url)
+    masked = redact.Redactor(s for s in secrets if "://" not in s)(mask_url(url))
+    logger, sink = _private_logger(target_id)
+    plugin.logger = logger
+    _apply_timeouts(plugin)
+    return Target(
+        id=target_id,
+        masked=masked,
+        tags=tags,
+        service=str(getattr(plugin, "service_name", "") or ""),
+        _plugin=plugin,
+        _secrets=tuple(secrets),
+        _sink=sink,
+    )
+
+
+def _problems(records: Sequence[logging.LogRecord]) -> list[logging.LogRecord]:
+    """WARNING and ERROR records; apprise's deprecation notices (above ERROR) are not
+    problems and are logged as warnings instead."""
+    for record in records:
+        if record.levelno > logging.ERROR:
+            log.warning("apprise: %s", _one_line(record.getMessage(), redact.active()))
+    return [r for r in records if logging.WARNING <= r.levelno <= logging.ERROR]
+
+
+def _from_url(url: str, tags: frozenset[str]) -> Target:
+    import apprise
+
+    with _shared_sink().collect() as records:
+        try:
+            plugin = apprise.Apprise.instantiate(url)
+        except Exception as exc:
+            plugin = None
+            records.append(logging.makeLogRecord({"msg": str(exc), "levelno": logging.ERROR}))
+    if plugin is None:
+        local = redact.Redactor(secrets_of(url))
+        why = "; ".join(_one_line(r.getMessage(), local) for r in _problems(records))
+        raise ConfigError(
+            f'[notify] urls: apprise cannot use "{local(url)}"'
+            + (f": {why}" if why else "")
+            + ". Check the address against https://github.com/caronc/apprise/wiki."
+        )
+    extra = [plugin.url()] if callable(getattr(plugin, "url", None)) else []
+    return _make_target(plugin, url, tags, extra)
+
+
+def _from_config_file(path: Path) -> list[Target]:
+    """The targets of an apprise config file (YAML or TEXT), each with its tags."""
+    import apprise
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(
+            f'[notify] config: cannot read "{path}" ({exc.strerror}).', str(path)
+        ) from None
+    local = redact.Redactor(s for m in _URL_IN_TEXT.finditer(text) for s in secrets_of(m.group()))
+    with _shared_sink().collect() as records:
+        try:
+            config = apprise.AppriseConfig()
+            added = config.add(str(path))
+            services = getattr(config, "services", None) or config.servers  # 2.3 / 2.2
+            plugins = list(services()) if added else []
+        except Exception as exc:
+            added, plugins = False, []
+            records.append(logging.makeLogRecord({"msg": str(exc), "levelno": logging.ERROR}))
+    problems = [_one_line(r.getMessage(), local) for r in _problems(records)]
+    if problems or not added:
+        raise ConfigError(
+            f'[notify] config: apprise could not load "{path}": '
+            + ("; ".join(dict.fromkeys(problems)) or "it is not an apprise config file")
+            + ". See https://github.com/caronc/apprise/wiki/config for the format.",
+            str(path),
+        )
+    if not plugins:
+        raise ConfigError(
+            f'[notify] config: "{path}" holds no notification URL; add some '
+            "(https://github.com/caronc/apprise/wiki/config) or remove the key.",
+            str(path),
+        )
+    targets = []
+    for plugin in plugins:
+        tags = frozenset(str(t).lower() for t in getattr(plugin, "tags", ()) or ())
+        targets.append(_make_target(plugin, plugin.url(), tags, ()))
+    return targets
+
+
+def load_targets(notify: NotifySettings) -> list[Target]:
+    """Every notification target of ``[notify]``: its ``urls`` (with their tags), then the
+    services of its apprise ``config`` file (with theirs), in order. A URL given twice is
+    one target whose tags are the union.
+
+    Raises :class:`ConfigError` (URLs masked) when apprise cannot use a URL or read the
+    config file, or the file holds no URL. The secrets of every target are also added to
+    the process-wide log redactor (:func:`monitor.redact.active`), so a reloaded config's
+    new tokens are hidden from the log from the moment they are loaded.
+    """
+    targets = [_from_url(entry.url, frozenset(entry.tags)) for entry in notify.urls]
+    if notify.config is not None:
+        targets.extend(_from_config_file(Path(notify.config)))
+    merged: dict[str, Target] = {}
+    for target in targets:
+        seen = merged.get(target.id)
+        if seen is not None:
+            target = Target(
+                id=seen.id,
+                masked=seen.masked,
+                tags=seen.tags | target.tags,
+                service=seen.service,
+                _plugin=seen._plugin,
+                _secrets=seen._secrets,
+                _sink=seen._sink,
+            )
+        merged[target.id] = target
+    redact.active().add(*(s for t in merged.values() for s in t.secrets()))
+    return list(merged.values())
+
+
+def targets_for(targets: Sequence[Target], tags: Sequence[str]) -> list[Target]:
+    """The targets a watch notifies: all of them when it names no tags, else those having
+    at least one of its tags (case-insensitive)."""
+    if not tags:
+        return list(targets)
+    wanted = {t.lower() for t in tags}
+    return [t for t in targets if t.tags & wanted]
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one send to one target; ``reason`` is a redacted single line."""
+
+    ok: bool
+    reason: str | None = None
+
+
+_HTTP_STATUS = re.compile(r"\berror=(\d{3})\b|\((\d{3})\)")
+_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"refused", re.I), "connection refused by {where}"),
+    (
+        re.compile(r"connect timeout|ConnectTimeout|timed out connecting", re.I),
+        "timed out connecting to {where} (after {connect:g} s)",
+    ),
+    (
+        re.compile(r"read timed out|read timeout|ReadTimeout", re.I),
+        "timed out waiting for an answer from {where} (after {read:g} s)",
+    ),
+    (re.compile(r"timed out|timeout", re.I), "timed out talking to {where}"),
+    (
+        re.compile(
+            r"Name or service not known|nodename nor servname|getaddrinfo|NameResolution"
+            r"|name resolution|No address associated",
+            re.I,
+        ),
+        "host name of {where} not found (DNS)",
+    ),
+    (
+        re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|SSL:|certificate", re.I),
+        "TLS error with {where} (certificate or protocol)",
+    ),
+    (
+        re.compile(r"reset by peer|Connection aborted|RemoteDisconnected|closed connection", re.I),
+        "connection closed by {where} before it answered",
+    ),
+    (re.compile(r"Network is unreachable|No route to host", re.I), "{where} is unreachable"),
+)
+
+
+def _where(target: Target) -> str:
+    """``host:port`` when the plugin talks to a host named in the URL, else the service
+    name (the "host" of ``tgram://`` is the bot token's id, not a host)."""
+    plugin = target._plugin
+    host = str(getattr(plugin, "host", "") or "")
+    if host and _is_host(host):
+        port = getattr(plugin, "port", None)
+        shown = f"[{host}]" if ":" in host else host
+        return f"{shown}:{port}" if port else shown
+    return target.service or "the service"
+
+
+def _http_reason(message: str, where: str) -> str | None:
+    match = _HTTP_STATUS.search(message)
+    if match is None:
+        return None
+    code = int(match.group(1) or match.group(2))
+    if not 100 <= code <= 599:
+        return None
+    # apprise writes "Failed to send X notification[ to Y]: <detail>, error=NNN."
+    detail = message.split(": ", 1)[1] if ": " in message else ""
+    detail = re.sub(r",?\s*error=\d{3}\.?\s*$", "", detail).strip(" .,")
+    if not detail:
+        try:
+            detail = http.HTTPStatus(code).phrase
+        except ValueError:
+            detail = ""
+    return f"HTTP {code}" + (f" ({detail})" if detail else "") + f" from {where}"
+
+
+def _reason(target: Target, records: list[logging.LogRecord], error: Exception | None) -> str:
+    """Why the send failed, from what apprise logged during it (most telling first)."""
+    where = _where(target)
+    connect, read = target.timeouts or (CONNECT_TIMEOUT, READ_TIMEOUT)
+    messages = [(r.levelno, r.getMessage()) for r in records]
+    warnings = [m for level, m in messages if level >= logging.WARNING]
+    for message in reversed(warnings):
+        http_reason = _http_reason(message, where)
+        if http_reason:
+            return http_reason
+    for _, message in reversed(messages):
+        for pattern, template in _CAUSES:
+            if pattern.search(message):
+                return template.format(where=where, connect=connect, read=read)
+    if error is not None:
+        return f"{target.service or 'apprise'} failed: {type(error).__name__}: {error}"
+    if warnings:
+        return warnings[-1]
+    return f"{target.service or 'apprise'} reported a failure without saying why"
+
+
+def send(target: Target, title: str, body: str) -> SendResult:
+    """Send one message to one target and say whether it got it, and if not why.
+
+    Blocking, and at most about ``CONNECT_TIMEOUT + READ_TIMEOUT`` per request apprise
+    makes; run it in a thread (``asyncio.to_thread``) from async code. Sends to the same
+    target are serialised (apprise plugins keep per-connection state); sends to
+    different targets may run in parallel threads. Never raises: a failure of any kind
+    is a ``SendResult(ok=False, reason=…)`` whose reason is one secret-free line.
+    """
+    local = redact.Redactor(target.secrets())
+    try:
+        plugin = target._plugin
+        if plugin is None or target._sink is None:
+            return SendResult(False, "no apprise service behind this target")
+        error: Exception | None = None
+        with (
+            target._lock,
+            _shared_sink().collect() as shared,
+            target._sink.collect() as own,
+        ):
+            try:
+                ok = bool(plugin.notify(body=body, title=title))
+            except Exception as exc:  # a plugin bug is a failed send, not a crash
+                ok, error = False, exc
+        if ok:
+            return SendResult(True, None)
+        records = sorted(shared + own, key=lambda r: r.created)
+        return SendResult(False, _one_line(_reason(target, records, error), local, redact.active()))
+    except Exception as exc:  # never raise: the caller is a delivery loop
+        text = f"internal error while sending: {type(exc).__name__}: {exc}"
+        return SendResult(False, _one_line(text, local, redact.active()))
+
+
+def send_all(
+    targets: Sequence[Target], title: str, body: str, *, max_threads: int = 8
+) -> Iterator[tuple[Target, SendResult]]:
+    """Send to every target at once, each in its own thread, and yield ``(target,
+    result)`` in the order of ``targets``, each as soon as it and those before it are
+    done (so a slow target costs its own time-out, not the sum of them)."""
+    if not targets:
+        return
+    with ThreadPoolExecutor(
+        max_workers=min(max_threads, len(targets)), thread_name_prefix="notify"
+    ) as pool:
+        futures = [pool.submit(send, t, title, body) for t in targets]
+        for target, future in zip(targets, futures, strict=True):
+            yield target, future.result()
