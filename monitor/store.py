@@ -57,7 +57,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -85,6 +85,7 @@ __all__ = [
     "MIGRATIONS",
     "PAGES_DIR",
     "CalendarStateRow",
+    "DeliveryRow",
     "EpisodeRow",
     "ObservationRow",
     "Store",
@@ -204,7 +205,45 @@ def _m1_initial(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m1_initial,)
+_V2 = (
+    """
+    CREATE TABLE deliveries (
+        event_id      INTEGER NOT NULL REFERENCES events (id),
+        target        TEXT    NOT NULL,  -- monitor.notify.Target.id: a hash, never the URL
+        target_masked TEXT    NOT NULL,  -- for humans: secrets replaced by ****
+        state         TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT    NOT NULL,
+        next_attempt  TEXT    NOT NULL,
+        done_at       TEXT,
+        last_error    TEXT,              -- redacted
+        PRIMARY KEY (event_id, target)
+    )
+    """,
+    "CREATE INDEX deliveries_due ON deliveries (state, next_attempt)",
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+)
+
+
+def _m2_deliveries(db: sqlite3.Connection) -> None:
+    """Version 2: per-target deliveries of outbox events, and a key/value table.
+
+    Events written before this version count as already handed to delivery:
+    a monitor upgraded after weeks of running must not send old alerts.
+    """
+    for statement in _V2:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO meta (key, value) SELECT 'delivery_cursor', coalesce(max(id), 0) FROM events"
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m1_initial, _m2_deliveries)
 """Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 
 Append a function to add a version; never edit or reorder a released one."""
@@ -410,6 +449,35 @@ class ObservationRow:
     url: str
     slot_count: int | None
     slots: tuple[datetime, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One event's delivery to one notification target."""
+
+    event_id: int
+    target: str
+    target_masked: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt: datetime
+    done_at: datetime | None
+    last_error: str | None
+
+
+def _delivery(row: sqlite3.Row) -> DeliveryRow:
+    return DeliveryRow(
+        event_id=row["event_id"],
+        target=row["target"],
+        target_masked=row["target_masked"],
+        state=row["state"],
+        attempts=row["attempts"],
+        created_at=_req_dt(row["created_at"]),
+        next_attempt=_req_dt(row["next_attempt"]),
+        done_at=_dt(row["done_at"]),
+        last_error=row["last_error"],
+    )
 
 
 def _event(row: sqlite3.Row) -> Event:
@@ -1012,6 +1080,106 @@ class Store:
         for r in rows:
             counts.setdefault((r["watch"], r["calendar"]), {})[Status(r["status"])] = r["n"]
         return counts
+
+    # ---- deliveries (the notifier's side of the outbox)
+
+    def enqueue_deliveries(
+        self, targets_for: Callable[[Event], Iterable[tuple[str, str]]], now: datetime
+    ) -> int:
+        """Create the pending deliveries of every event not yet handed to delivery.
+
+        ``targets_for(event)`` says to which targets (``(id, masked)``) an
+        event goes; an event for nobody gets no delivery. The cursor moves in
+        the same transaction, so after a crash each event is planned exactly once.
+        Returns the number of deliveries created.
+        """
+        created = 0
+        with self._transaction("plan notifications") as db:
+            cursor = int(
+                db.execute("SELECT value FROM meta WHERE key = 'delivery_cursor'").fetchone()[0]
+            )
+            rows = db.execute("SELECT * FROM events WHERE id > ? ORDER BY id", (cursor,))
+            for event in [_event(r) for r in rows.fetchall()]:
+                assert event.id is not None
+                for target, masked in targets_for(event):
+                    created += db.execute(
+                        "INSERT INTO deliveries (event_id, target, target_masked, state, "
+                        "created_at, next_attempt) VALUES (?, ?, ?, 'pending', ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (event.id, target, masked, _ts(now), _ts(now)),
+                    ).rowcount
+                cursor = event.id
+            db.execute("UPDATE meta SET value = ? WHERE key = 'delivery_cursor'", (str(cursor),))
+        return created
+
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[DeliveryRow]:
+        """Pending deliveries whose next attempt is due, oldest event first.
+
+        A delivery waiting behind an earlier one to the same target that is
+        not due yet (a retry) waits too: each target gets its messages in order.
+        """
+        rows = self._all(
+            "SELECT * FROM deliveries AS d WHERE state = 'pending' AND next_attempt <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries AS e WHERE e.target = d.target "
+            "AND e.state = 'pending' AND e.event_id < d.event_id AND e.next_attempt > ?) "
+            "ORDER BY event_id, target LIMIT ?",
+            (_ts(now), _ts(now), limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    def next_delivery_at(self) -> datetime | None:
+        """When the earliest pending delivery is due (``None``: nothing pending)."""
+        row = self._one("SELECT min(next_attempt) FROM deliveries WHERE state = 'pending'")
+        return _dt(row[0]) if row is not None else None
+
+    def deliveries(self, event_id: int | None = None) -> list[DeliveryRow]:
+        """Every delivery (of one event), in event then target order."""
+        where, params = _where(event_id=event_id)
+        rows = self._all(f"SELECT * FROM deliveries{where} ORDER BY event_id, target", params)
+        return [_delivery(r) for r in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are ``pending``, ``sent`` and ``failed``."""
+        rows = self._all("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
+        counts = {"pending": 0, "sent": 0, "failed": 0}
+        counts.update({r["state"]: r["n"] for r in rows})
+        return counts
+
+    def delivery_done(
+        self, event_id: int, target: str, *, sent: bool, at: datetime, error: str | None = None
+    ) -> None:
+        """Mark a delivery sent, or failed for good (``error`` says why, redacted)."""
+        with self._transaction("save a notification result") as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, done_at = ?, "
+                "last_error = ? WHERE event_id = ? AND target = ?",
+                ("sent" if sent else "failed", _ts(at), error, event_id, target),
+            )
+
+    def delivery_retry(
+        self, event_id: int, target: str, *, next_attempt: datetime, error: str
+    ) -> None:
+        """Count a failed attempt and plan the next one."""
+        with self._transaction("save a notification retry") as db:
+            db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt = ?, last_error = ? "
+                "WHERE event_id = ? AND target = ?",
+                (_ts(next_attempt), error, event_id, target),
+            )
+
+    def episode(self, episode_id: int) -> EpisodeRow | None:
+        """One episode by id, or ``None``."""
+        row = self._one("SELECT * FROM episodes WHERE id = ?", (episode_id,))
+        return _episode(row) if row is not None else None
+
+    def add_event(self, draft: EventDraft) -> Event | None:
+        """Put an event that no observation caused (the daily heartbeat) in the outbox.
+
+        Returns it with its id, or ``None`` when its dedup key is already there.
+        """
+        with self._transaction("write an event") as db:
+            inserted = self._insert_events(db, [draft], {})
+        return inserted[0] if inserted else None
 
 
 # --------------------------------------------------------------------------- migrations

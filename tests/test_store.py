@@ -88,7 +88,7 @@ def test_open_creates_a_private_folder_and_a_durable_database(state_dir: Path) -
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-        assert s.schema_version() == store_module.schema_version() == 1
+        assert s.schema_version() == store_module.schema_version() == CURRENT
     assert not s.readonly
 
 
@@ -374,9 +374,14 @@ def test_store_is_usable_from_another_thread(store: Store) -> None:
 # --------------------------------------------------------------------------- migrations
 
 
-def _add_deliveries(db: sqlite3.Connection) -> None:
+CURRENT = store_module.schema_version()
+NEXT = CURRENT + 1
+
+
+def _add_extra(db: sqlite3.Connection) -> None:
+    """A future migration, to test the mechanism beyond the versions released so far."""
     db.execute(
-        "CREATE TABLE deliveries (event_id INTEGER NOT NULL REFERENCES events (id), "
+        "CREATE TABLE extra (event_id INTEGER NOT NULL REFERENCES events (id), "
         "target TEXT NOT NULL, delivered_at TEXT)"
     )
 
@@ -400,14 +405,18 @@ def _hand_made_v1(path: Path) -> None:
 def test_migration_upgrades_a_v1_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "state.db"
     _hand_made_v1(path)
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_deliveries))
-    with Store.open(path) as s:
-        assert s.schema_version() == 2
+    with Store.open(path) as s:  # the real migrations, v1 → current
+        assert s.schema_version() == CURRENT
         assert s.event(1) is not None and s.event(1).kind == "heartbeat"  # type: ignore[union-attr]
-        s._db.execute("INSERT INTO deliveries (event_id, target) VALUES (1, 'phone')")
+        # Events from before deliveries existed are not sent after the upgrade.
+        assert s.enqueue_deliveries(lambda e: [("phone", "phone")], datetime.now(UTC)) == 0
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
+    with Store.open(path) as s:
+        assert s.schema_version() == NEXT
+        s._db.execute("INSERT INTO extra (event_id, target) VALUES (1, 'phone')")
     with Store.open(path) as s:  # nothing left to do the second time
-        assert s.schema_version() == 2
-        assert s._db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
+        assert s.schema_version() == NEXT
+        assert s._db.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
 
 
 def test_a_failed_migration_changes_nothing(
@@ -417,25 +426,26 @@ def test_a_failed_migration_changes_nothing(
     _hand_made_v1(path)
 
     def broken(db: sqlite3.Connection) -> None:
-        _add_deliveries(db)
-        raise RuntimeError("bug in migration 2")
+        _add_extra(db)
+        raise RuntimeError("bug in the next migration")
 
     monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, broken))
-    with pytest.raises(RuntimeError, match="migration 2"):
+    with pytest.raises(RuntimeError, match="next migration"):
         Store.open(path)
     db = raw(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # all steps or none
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "deliveries" not in tables and "events" in tables
+    assert "extra" not in tables and "deliveries" not in tables and "events" in tables
     db.close()
 
 
 def test_a_fresh_database_gets_every_migration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_deliveries))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
     with Store.open(tmp_path) as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == NEXT
+        s._db.execute("SELECT * FROM extra")
         s._db.execute("SELECT * FROM deliveries")
 
 
@@ -443,7 +453,7 @@ def test_readonly_refuses_a_database_that_needs_upgrading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _hand_made_v1(tmp_path / DB_NAME)
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_deliveries))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
     with pytest.raises(StoreError, match=r"older .* upgraded when the monitor next starts"):
         Store.open_readonly(tmp_path)
 
@@ -454,8 +464,8 @@ def test_a_newer_database_is_refused_with_a_sentence(state_dir: Path) -> None:
     db.execute("PRAGMA user_version = 7")
     db.close()
     expected = (
-        r"was written by a newer rdv-monitor \(schema version 7; this one knows up to 1\)\. "
-        r"Upgrade rdv-monitor"
+        r"was written by a newer rdv-monitor \(schema version 7; "
+        rf"this one knows up to {CURRENT}\)\. Upgrade rdv-monitor"
     )
     with pytest.raises(StoreError, match=expected) as info:
         Store.open(state_dir)

@@ -1,0 +1,269 @@
+"""Deliver outbox events to notification targets: at least once, and once per target.
+
+The store's outbox holds events; this worker turns each into one *delivery*
+per target it is routed to (``[notify] events`` says which kinds are sent, a
+watch's ``notify`` tags say to whom), then sends them through apprise:
+
+* one target at a time per target, in order, but targets in parallel: a slow
+  or failing Telegram never delays the email, nor the checks;
+* apprise's per-target result decides: a target that failed is retried alone,
+  with exponential backoff and jitter capped at 10 min, for up to 24 h, then
+  the delivery is marked failed and the log says why;
+* deliveries live in the state database, so they survive restarts and
+  ``kill -9``. The one case that can repeat a message is a crash between a
+  target accepting it and the result being saved (at-least-once).
+
+A ``slot_opened`` whose episode has ended before it could be sent is still
+delivered, worded as "seen at …, gone at …", since the link may work again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import Config
+from monitor.events import HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
+from monitor.messages import Message, render
+from monitor.notify import SendResult, Target, load_targets, send, targets_for
+from monitor.store import DeliveryRow, Store
+from monitor.transitions import iso
+
+__all__ = ["DeliveryWorker", "heartbeat_draft", "retry_delay"]
+
+log = logging.getLogger("monitor.delivery")
+
+FIRST_RETRY = 15.0
+MAX_RETRY = 600.0
+GIVE_UP_AFTER = timedelta(hours=24)
+IDLE_WAKE = 60.0
+"""Seconds between looks at the outbox when nothing wakes the worker earlier."""
+
+Sender = Callable[[Target, str, str], SendResult]
+
+
+def retry_delay(attempts: int, rng: random.Random) -> float:
+    """Seconds before attempt ``attempts + 1``: doubling from 15 s, capped at 10 min, ±25 %."""
+    base = min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return min(MAX_RETRY, base * rng.uniform(0.75, 1.25))
+
+
+class DeliveryWorker:
+    """Runs beside the checks in the daemon; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+        sender: Sender = send,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.sender = sender
+        self._wake = asyncio.Event()
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Use a new config's targets, routing and texts from now on (SIGHUP)."""
+        self.config = config
+        self.targets = {t.id: t for t in load_targets(config.notify)}
+        self.wake()
+
+    def wake(self) -> None:
+        """New events were written: look at the outbox now."""
+        self._wake.set()
+
+    def route(self, event: Event) -> Iterable[tuple[str, str]]:
+        """The targets ``(id, masked)`` an event goes to, by kind and the watch's tags."""
+        if event.kind not in self.config.notify.events:
+            return []
+        watch = self.config.watch(event.watch) if event.watch else None
+        tags = watch.notify if watch is not None else ()
+        return [(t.id, t.masked) for t in targets_for(list(self.targets.values()), tags)]
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        while True:
+            try:
+                self.dispatch()
+            except Exception:  # keep delivering; the next wake-up tries again
+                log.exception("the notification worker hit an unexpected error")
+            await self._sleep()
+
+    def dispatch(self) -> int:
+        """Plan new deliveries and start every target that has work due; returns how many."""
+        now = self.clock()
+        self.store.enqueue_deliveries(self.route, now)
+        started = 0
+        due: dict[str, list[DeliveryRow]] = {}
+        for row in self.store.due_deliveries(now, limit=500):
+            due.setdefault(row.target, []).append(row)
+        for target_id, rows in due.items():
+            running = self._busy.get(target_id)
+            if running is not None and not running.done():
+                continue
+            self._busy[target_id] = asyncio.create_task(
+                self._deliver(target_id, rows), name=f"notify {rows[0].target_masked}"
+            )
+            started += 1
+        return started
+
+    async def _sleep(self) -> None:
+        self._wake.clear()
+        timeout = IDLE_WAKE
+        next_at = self.store.next_delivery_at()
+        if next_at is not None:
+            timeout = min(timeout, max(0.0, (next_at - self.clock()).total_seconds()))
+        with contextlib.suppress(TimeoutError):  # a timeout is just the next look
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def _deliver(self, target_id: str, rows: list[DeliveryRow]) -> None:
+        try:
+            for row in rows:
+                target = self.targets.get(target_id)
+                if target is None:
+                    self.store.delivery_done(
+                        row.event_id,
+                        target_id,
+                        sent=False,
+                        at=self.clock(),
+                        error="this target is no longer in the configuration",
+                    )
+                    continue
+                if not await self._attempt(target, row):
+                    break  # keep this target's messages in order: retry the first one first
+        finally:
+            self.wake()  # re-plan: new work may have arrived for this target meanwhile
+
+    async def _attempt(self, target: Target, row: DeliveryRow) -> bool:
+        event = self.store.event(row.event_id)
+        if event is None:  # cannot happen with foreign keys; do not loop on it
+            self.store.delivery_done(
+                row.event_id, target.id, sent=False, at=self.clock(), error="event missing"
+            )
+            return True
+        message = self.message(event)
+        result = await _in_thread(self.sender, target, message.title, message.body)
+        now = self.clock()
+        where = f"{event.watch} / {event.calendar}" if event.calendar else event.watch or "-"
+        if result.ok:
+            self.store.delivery_done(row.event_id, target.id, sent=True, at=now)
+            log.info("%s: %s sent to %s", where, event.kind, target.masked)
+            return True
+        reason = result.reason or "the target did not accept the message"
+        if now - row.created_at >= GIVE_UP_AFTER:
+            self.store.delivery_done(row.event_id, target.id, sent=False, at=now, error=reason)
+            log.error(
+                "%s: gave up sending %s to %s after 24 h of failures: %s",
+                where,
+                event.kind,
+                target.masked,
+                reason,
+            )
+            return True
+        delay = retry_delay(row.attempts + 1, self.rng)
+        self.store.delivery_retry(
+            row.event_id, target.id, next_attempt=now + timedelta(seconds=delay), error=reason
+        )
+        log.warning(
+            "%s: %s not delivered to %s (%s); next try in %.0f s",
+            where,
+            event.kind,
+            target.masked,
+            reason,
+            delay,
+        )
+        return False
+
+    def message(self, event: Event) -> Message:
+        """The text of ``event`` as configured (language, templates, time zone)."""
+        gone_at = None
+        if event.kind == SLOT_OPENED.name and event.episode_id is not None:
+            episode = self.store.episode(event.episode_id)
+            gone_at = episode.closed_at if episode is not None else None
+        notify = self.config.notify
+        return render(
+            event,
+            language=notify.language,
+            templates=notify.templates,
+            tz=self.config.tz,
+            now=self.clock(),
+            gone_at=gone_at,
+        )
+
+
+async def _in_thread(sender: Sender, target: Target, title: str, body: str) -> SendResult:
+    """Run a blocking apprise send in a daemon thread.
+
+    Not the default executor: its threads are joined at shutdown, so one hung
+    target would hold up ``systemctl stop``. An abandoned send stays pending
+    in the database and is retried after the restart.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[SendResult] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result = sender(target, title, body)
+        except Exception as exc:  # send() must not raise; a bug must not lose the message
+            result = SendResult(False, f"internal error: {type(exc).__name__}")
+        loop.call_soon_threadsafe(_settle, future, result)
+
+    threading.Thread(target=work, name=f"send {target.masked}", daemon=True).start()
+    return await future
+
+
+def _settle(future: asyncio.Future[SendResult], result: SendResult) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def heartbeat_draft(store: Store, config: Config, now: datetime) -> EventDraft:
+    """The daily "still watching" event: checks of the last 24 h by status, last slot seen.
+
+    Its dedup key is the local date, so a restart around the heartbeat time
+    never sends two on one day.
+    """
+    since = now - timedelta(hours=24)
+    checks: dict[str, int] = {}
+    for per_status in store.counts_by_status(since).values():
+        for status, count in per_status.items():
+            checks[status.value] = checks.get(status.value, 0) + count
+    watched = {w.name for w in config.enabled_watches}
+    last = max(
+        (r for r in store.calendar_states() if r.watch in watched and r.last_available),
+        key=lambda r: r.last_available or now,
+        default=None,
+    )
+    watch = config.watch(last.watch) if last is not None else None
+    payload: dict[str, Any] = {
+        "since": iso(since),
+        "until": iso(now),
+        "checks": checks,
+        "watches": sorted(watched),
+        "last_slot_seen": iso(last.last_available) if last and last.last_available else None,
+        "last_slot_calendar": last.calendar if last else None,
+        "last_slot_watch": last.watch if last else None,
+        "url": watch.url if watch is not None else None,
+    }
+    day = now.astimezone(config.tz).date().isoformat()
+    return EventDraft(
+        kind=HEARTBEAT.name,
+        watch="",
+        calendar="",
+        created_at=now,
+        dedup_key=dedup_key(HEARTBEAT.name, "", "", day),
+        episode=None,
+        payload=payload,
+    )
