@@ -1,0 +1,310 @@
+"""The delivery worker against local apprise ``json://`` targets, with an injected clock.
+
+Real apprise sends over real HTTP to receivers on 127.0.0.1; only time is
+simulated, so retry schedules (15 s, 30 s, … 24 h) are tested without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Config, parse_config
+from monitor.delivery import DeliveryWorker, heartbeat_draft, retry_delay
+from monitor.observation import Observation, Status
+from monitor.store import Store
+from tests.receiver import LocalTarget
+
+T0 = datetime(2026, 12, 7, 7, 0, 14, tzinfo=UTC)  # Monday 08:00:14 in Paris
+URL = "http://127.0.0.1:9/booking/create/29396"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def phone() -> Iterator[LocalTarget]:
+    with LocalTarget() as target:
+        yield target
+
+
+@pytest.fixture
+def mail() -> Iterator[LocalTarget]:
+    with LocalTarget() as target:
+        yield target
+
+
+def make_config(tmp_path: Path, urls: list[object], **notify: object) -> Config:
+    data = {
+        "monitor": {"state_dir": str(tmp_path / "state")},
+        "notify": {"urls": urls, **notify},
+        "watch": [{"name": "Renouvellement", "url": URL, "calendars": ["3.1", "3.2"]}],
+    }
+    return parse_config(data, source=str(tmp_path / "config.toml"), base_dir=tmp_path)
+
+
+def observe(
+    store: Store, minute: float, status: Status, calendar: str = "3.2", slots: int = 0
+) -> list:
+    first = datetime(2026, 12, 15, 8, 0, tzinfo=UTC)
+    obs = Observation(
+        watch="Renouvellement",
+        calendar=calendar,
+        status=status,
+        url=URL,
+        detail=f"test: {status.value}",
+        checked_at=T0 + timedelta(minutes=minute),
+        elapsed_ms=12,
+        http_status=200,
+        label=f"Calendrier {calendar} - Rendez-vous supplémentaires renouvellement",
+        slots=tuple(first + timedelta(hours=h) for h in range(slots)),
+        slot_count=slots if status is Status.AVAILABLE else None,
+    )
+    return store.record(obs, trouble_after=900)
+
+
+async def settle(worker: DeliveryWorker) -> None:
+    """Dispatch until every started send has finished and nothing new is due."""
+    while True:
+        worker.dispatch()
+        busy = [t for t in worker._busy.values() if not t.done()]
+        if not busy:
+            return
+        await asyncio.gather(*busy)
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "state") as s:
+        yield s
+
+
+def test_exactly_one_delivery_per_event_and_target(tmp_path, store, phone, mail):
+    config = make_config(tmp_path, [phone.url, mail.url])
+    clock = Clock()
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(1))
+        observe(store, 0, Status.FULL)
+        observe(store, 1, Status.AVAILABLE, slots=3)
+        observe(store, 2, Status.AVAILABLE, slots=2)  # same episode: no new event
+        await settle(worker)
+        clock.advance(3600)
+        await settle(worker)  # nothing left to send
+
+    run(go())
+    for target in (phone, mail):
+        (message,) = target.messages
+        assert message["title"].startswith("Créneau libre : 3.2")
+        assert "3 créneaux dès le mar. 15 déc. à 09:00" in message["message"]
+        assert URL in message["message"]
+    assert {d.state for d in store.deliveries()} == {"sent"}
+    assert store.delivery_counts() == {"pending": 0, "sent": 2, "failed": 0}
+
+
+def test_a_target_failing_n_times_gets_exactly_one_delivery_after_recovery(tmp_path, store, phone):
+    config = make_config(tmp_path, [phone.url])
+    clock = Clock()
+    phone.fail_next(3, status=503)
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(2))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        for _ in range(6):
+            await settle(worker)
+            (delivery,) = store.deliveries()
+            if delivery.state == "sent":
+                break
+            assert delivery.last_error and "503" in delivery.last_error
+            assert delivery.next_attempt > clock.now
+            await settle(worker)  # not due yet: nothing is sent early
+            clock.now = delivery.next_attempt
+
+    run(go())
+    assert len(phone.failed) == 3
+    assert len(phone.messages) == 1
+    (delivery,) = store.deliveries()
+    assert (delivery.state, delivery.attempts) == ("sent", 4)
+
+
+def test_retries_back_off_up_to_ten_minutes_and_give_up_after_a_day(tmp_path, store, phone, caplog):
+    config = make_config(tmp_path, [phone.url])
+    clock = Clock()
+    phone.fail_next(10_000)
+    gaps = []
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(3))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        while True:
+            await settle(worker)
+            (delivery,) = store.deliveries()
+            if delivery.state != "pending":
+                return
+            gaps.append((delivery.next_attempt - clock.now).total_seconds())
+            clock.now = delivery.next_attempt
+
+    run(go())
+    (delivery,) = store.deliveries()
+    assert delivery.state == "failed"
+    assert "HTTP 500" in (delivery.last_error or "")
+    assert clock.now - T0 >= timedelta(hours=24)
+    assert gaps[0] < 20 and gaps[1] > gaps[0]
+    assert max(gaps) <= 600
+    assert "gave up" in caplog.text
+
+
+def test_retry_delay_doubles_with_jitter_and_is_capped():
+    rng = random.Random(4)
+    assert 11 <= retry_delay(1, rng) <= 19
+    assert 22 <= retry_delay(2, rng) <= 38
+    assert all(retry_delay(n, rng) <= 600 for n in range(1, 40))
+
+
+def test_a_slow_failing_target_does_not_delay_the_other(tmp_path, store, phone, mail):
+    config = make_config(tmp_path, [mail.url, phone.url])
+    mail.delay = 3.0
+    mail.fail_next(1)
+
+    async def go() -> float:
+        worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(5))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        worker.dispatch()
+        while not phone.messages:
+            await asyncio.sleep(0.02)
+        served = loop.time() - started
+        await asyncio.gather(*worker._busy.values())
+        return served
+
+    served = asyncio.run(go())
+    assert served < 2.0, "the healthy target waited for the slow one"
+    assert mail.failed and not mail.messages
+    states = {d.target_masked: d.state for d in store.deliveries()}
+    assert sorted(states.values()) == ["pending", "sent"]
+
+
+def test_messages_to_one_target_keep_their_order(tmp_path, store, phone):
+    """A 'gone' must not reach the phone before the 'opened' it follows."""
+    config = make_config(tmp_path, [phone.url], events=["slot_opened", "slot_gone"])
+    clock = Clock()
+    phone.fail_next(1)
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(6))
+        observe(store, 0, Status.AVAILABLE, slots=2)
+        await settle(worker)  # the slot_opened fails once
+        observe(store, 1, Status.FULL)  # slot_gone is now in the outbox
+        await settle(worker)
+        assert phone.messages == []
+        clock.advance(60)
+        await settle(worker)
+
+    run(go())
+    titles = [m["title"] for m in phone.messages]
+    assert len(titles) == 2
+    assert titles[0].startswith("Créneau (déjà reparti)")
+    assert titles[1].startswith("Créneaux repartis")
+
+
+def test_a_slot_still_pending_after_its_episode_ended_says_it_is_gone(tmp_path, store, phone):
+    config = make_config(tmp_path, [phone.url], language="en")
+    clock = Clock()
+    phone.fail_next(1)
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(7))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        await settle(worker)
+        observe(store, 4, Status.FULL)
+        clock.advance(600)
+        await settle(worker)
+
+    run(go())
+    (message,) = phone.messages
+    assert message["title"].startswith("Slot (already gone): 3.2")
+    assert "Slot seen at 08:00:14, gone at 08:04:14" in message["message"]
+
+
+def test_routing_by_watch_tags_and_event_kinds(tmp_path, store, phone, mail):
+    urls = [{"url": phone.url, "tags": ["phone"]}, {"url": mail.url, "tags": ["mail"]}]
+    data = {
+        "monitor": {"state_dir": str(tmp_path / "state")},
+        "notify": {"urls": urls},
+        "watch": [
+            {"name": "Renouvellement", "url": URL, "calendars": ["3.2"], "notify": ["phone"]}
+        ],
+    }
+    config = parse_config(data, source=str(tmp_path / "c.toml"), base_dir=tmp_path)
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(8))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        await settle(worker)
+        observe(store, 1, Status.FULL)  # slot_gone: not in the default events
+        await settle(worker)
+
+    run(go())
+    assert len(phone.messages) == 1 and phone.messages[0]["title"].startswith("Créneau libre")
+    assert mail.messages == []
+
+
+def test_templates_and_english(tmp_path, store, phone):
+    templates = {"slot_opened": {"title": "RDV {calendar}!", "body": "{summary} → {url}"}}
+    config = make_config(tmp_path, [phone.url], language="en", templates=templates)
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(9))
+        observe(store, 0, Status.AVAILABLE, slots=2)
+        observe(store, 1, Status.DOWN, calendar="3.1")
+        await settle(worker)
+
+    run(go())
+    (message,) = phone.messages
+    assert message["title"] == "RDV 3.2!"
+    assert message["message"] == f"2 slots from Tue 15 Dec 09:00 → {URL}"
+
+
+def test_heartbeat_counts_checks_and_last_slot_once_a_day(tmp_path, store, phone):
+    config = make_config(tmp_path, [phone.url], events=["heartbeat"], language="en")
+    clock = Clock()
+    observe(store, 0, Status.FULL)
+    observe(store, 5, Status.AVAILABLE, slots=1)
+    observe(store, 10, Status.FULL)
+    observe(store, 10, Status.DOWN, calendar="3.1")
+    clock.advance(3600)
+
+    first = store.add_event(heartbeat_draft(store, config, clock()))
+    assert first is not None
+    assert first.payload["checks"] == {"full": 2, "available": 1, "down": 1}
+    assert first.payload["last_slot_calendar"] == "3.2"
+    clock.advance(60)
+    assert store.add_event(heartbeat_draft(store, config, clock())) is None  # same day
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(10))
+        await settle(worker)
+
+    run(go())
+    (message,) = phone.messages
+    assert message["title"] == "rdv-monitor is running (daily report)"
+    assert "4 checks in 24 h" in message["message"]
+    assert "Last slot seen" in message["message"] and "3.2" in message["message"]
