@@ -265,11 +265,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
 # ── demo ────────────────────────────────────────────────────────────────────
 
 
-@command("demo", "see rdv-monitor at work against a simulated prefecture (offline, < 1 min)")
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also send the demo's notifications to this apprise URL (repeatable)",
+    )
+
+
+@command(
+    "demo", "see rdv-monitor at work against a simulated prefecture (offline, < 1 min)", _demo_args
+)
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
-    return run_demo()
+    return run_demo(args.notify)
 
 
 # ── entry point ─────────────────────────────────────────────────────────────

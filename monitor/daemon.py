@@ -6,6 +6,7 @@ one-shot check::
     APScheduler one-shot job per watch ─▶ Checker (adapter, classifier)
         ─▶ Store.record (observation, state, episodes, outbox events)
         ─▶ plan_after_run ─▶ the watch's next one-shot job
+    outbox ─▶ DeliveryWorker (its own task) ─▶ apprise, per target
 
 Each watch has exactly one pending job at a time and a lock, so a watch never
 runs twice at once and a late wake-up (suspended machine, clock jump) gives
@@ -31,12 +32,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
+from monitor.delivery import DeliveryWorker, heartbeat_draft
 from monitor.errors import MonitorError
 from monitor.http import HostGate
+from monitor.notify import load_targets
 from monitor.observation import Observation, Status
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
 from monitor.sdnotify import Notifier, watchdog_interval
@@ -81,6 +85,7 @@ class Daemon:
         self.store = Store.open(self.state_dir)
         self.gate = HostGate(config.monitor.min_spacing)
         self.checker = Checker(config, clock=clock, gate=self.gate)
+        self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
         self.systemd = Notifier(self.environ)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watches: dict[str, _WatchState] = {}
@@ -97,6 +102,8 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.scheduler.start()
+        self._spawn(self.delivery.run())
+        self._schedule_heartbeat()
         now = self.clock()
         for watch in self.config.enabled_watches:
             self._schedule(watch.name, first_run(self._policy(watch), now, self.rng))
@@ -225,6 +232,8 @@ class Daemon:
         )
         for event in events:
             log.info("%s: %s — %s", where, event.kind, obs.detail)
+        if events:
+            self.delivery.wake()
 
     def _after_run(
         self, watch: Watch, state: _WatchState, seen: list[Observation], started: datetime
@@ -256,6 +265,33 @@ class Daemon:
         head = f"{self.runs} runs"
         return f"{head}; " + ", ".join(parts) if parts else f"{head}; waiting for the first check"
 
+    # ── heartbeat ───────────────────────────────────────────────────────────
+
+    def _schedule_heartbeat(self) -> None:
+        """A daily job at ``[notify] heartbeat`` when ``heartbeat`` is among the events."""
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job("heartbeat")
+        notify = self.config.notify
+        if "heartbeat" not in notify.events:
+            return
+        self.scheduler.add_job(
+            self._heartbeat,
+            "cron",
+            hour=notify.heartbeat.hour,
+            minute=notify.heartbeat.minute,
+            timezone=self.config.tz,
+            id="heartbeat",
+            name="daily heartbeat",
+            misfire_grace_time=3600,
+            coalesce=True,
+        )
+
+    async def _heartbeat(self) -> None:
+        event = self.store.add_event(heartbeat_draft(self.store, self.config, self.clock()))
+        if event is not None:
+            log.info("heartbeat: %s", event.payload.get("checks"))
+            self.delivery.wake()
+
     # ── reload ──────────────────────────────────────────────────────────────
 
     def request_reload(self) -> None:
@@ -267,6 +303,7 @@ class Daemon:
         self.systemd.reloading()
         try:
             new = load_config(self.config_path)
+            load_targets(new.notify)  # an unreadable apprise file refuses the reload too
         except MonitorError as exc:
             log.error("reload refused, still running the previous config: %s", exc)
             self.systemd.status(f"reload refused: {self.config_path} is invalid")
@@ -275,6 +312,8 @@ class Daemon:
             self.systemd.ready()
         old_checker = self.checker
         self.config = new
+        self.delivery.reconfigure(new)
+        self._schedule_heartbeat()
         self.checker = Checker(new, clock=self.clock, gate=self.gate)
         self._spawn(self._close_when_idle(old_checker))
         now = self.clock()

@@ -1,97 +1,191 @@
-"""``rdv-monitor demo``: see what rdv-monitor does, offline, in under a minute.
+"""``rdv-monitor demo``: see rdv-monitor at work, offline, in under a minute.
 
-It starts the simulated prefecture on 127.0.0.1, writes a demo config that
-watches its renewal calendars 3.1–3.4, and narrates real checks over real
-HTTP while the simulator opens a slot on 3.2 and then gives it away again.
+It starts the simulated prefecture and a local notification inbox on
+127.0.0.1, then the real daemon with a demo config watching calendars
+3.1–3.4. It narrates what happens while the simulator opens a slot on 3.2 and
+gives it away again, and shows the notification as it arrives. With
+``--notify URL`` the same notifications also go to your own apprise targets.
 Nothing here talks to a real prefecture.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import contextlib
+import json
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from monitor.check import Checker
-from monitor.config import load_config
-from monitor.observation import Observation, Status
-from monitor.render import format_slot
+from monitor.config import Config, load_config
+from monitor.daemon import Daemon
 from monitor.sim import PARIS, SimPrefecture
+from monitor.store import Store
 
-__all__ = ["run_demo"]
+__all__ = ["Inbox", "run_demo"]
 
 BOOKING = 29396
 CALENDARS = ("3.1", "3.2", "3.3", "3.4")
+DEADLINE = 50.0
+"""Seconds after which the demo gives up waiting, so it always ends by itself."""
 
 
-def demo_config(url: str) -> str:
+class Inbox:
+    """A local apprise ``json://`` target that keeps what it receives (the demo's phone)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, object]] = []
+        self.arrived = threading.Condition()
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    message = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    message = {}
+                with inbox.arrived:
+                    inbox.messages.append(message)
+                    inbox.arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self._server.server_address[1]}/demo-phone"
+
+    def __enter__(self) -> Inbox:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def demo_config(url: str, state_dir: Path, notify_urls: Sequence[str]) -> str:
     cals = ", ".join(f'"{c}"' for c in CALENDARS)
+    urls = ", ".join(json.dumps(u) for u in notify_urls)
     return (
-        '[monitor]\ninterval = "5s"\njitter = "0s"\n\n[notify]\nurls = []\n\n'
+        f'[monitor]\ninterval = "2s"\njitter = "0s"\nstate_dir = {json.dumps(str(state_dir))}\n\n'
+        f'[notify]\nurls = [{urls}]\nlanguage = "fr"\n'
+        'events = ["slot_opened", "slot_gone", "trouble", "recovered", "layout_changed"]\n\n'
         f'[[watch]]\nname = "Renouvellement titre de séjour (démo)"\nurl = "{url}"\n'
         f"calendars = [{cals}]\n"
     )
 
 
-def _line(obs: Observation) -> str:
-    mark = {Status.AVAILABLE: "★", Status.FULL: "·"}.get(obs.status, "!")
-    text = f"   {mark} calendar {obs.calendar}: {obs.status.value}"
-    if obs.status is Status.AVAILABLE and obs.slots:
-        text += f" — first slot {format_slot(obs.slots[0], PARIS)}, {obs.slot_count} slots"
-    return text
+def _boxed(title: str, body: str) -> str:
+    lines = [title, "─" * min(60, max(len(title), 10)), *body.splitlines()]
+    width = max(len(line) for line in lines)
+    top = "   ┌" + "─" * (width + 2) + "┐"
+    bottom = "   └" + "─" * (width + 2) + "┘"
+    return "\n".join([top, *[f"   │ {line.ljust(width)} │" for line in lines], bottom])
 
 
-def run_demo(say: Callable[[str], None] = print, pause: float = 1.0) -> int:
+def run_demo(notify: Sequence[str] = (), say: Callable[[str], None] = print) -> int:
     """Run the narrated demo; returns the exit status."""
-    with SimPrefecture() as sim, tempfile.TemporaryDirectory() as tmp:
+    with SimPrefecture() as sim, Inbox() as inbox, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "demo.toml"
-        path.write_text(demo_config(sim.booking_url(BOOKING)), encoding="utf-8")
+        state_dir = Path(tmp) / "state"
+        urls = [inbox.url, *notify]
+        path.write_text(demo_config(sim.booking_url(BOOKING), state_dir, urls), encoding="utf-8")
         path.chmod(0o600)
         config = load_config(path)
-        watch = config.watches[0]
-        say(f"Simulated prefecture running at {sim.base_url} (nothing leaves this machine).")
-        say(f"Watching « {watch.name} », calendars {', '.join(CALENDARS)}, primary first.")
-
-        async def round_(checker: Checker, title: str) -> list[Observation]:
-            say(f"\n{title}")
-            seen = [obs async for obs in checker.check_watch(watch)]
-            for obs in seen:
-                say(_line(obs))
-            return seen
-
-        async def story() -> None:
-            async with Checker(config) as checker:
-                await round_(checker, "1. First check: every calendar is full, as on most days.")
-                await asyncio.sleep(pause)
-                first = (datetime.now(PARIS) + timedelta(days=12)).replace(
-                    hour=9, minute=30, second=0, microsecond=0
-                )
-                slots = [first, first + timedelta(minutes=30), first + timedelta(days=1)]
-                sim.set_state(BOOKING, "3.2", "available", slots=slots)
-                say("\n   (someone cancels: the prefecture frees 3 slots on calendar 3.2)")
-                seen = await round_(checker, "2. Next check:")
-                opened = next(o for o in seen if o.status is Status.AVAILABLE)
-                say(
-                    f"\n   → this is when you would be told: « Créneau disponible — "
-                    f"{opened.calendar}, {format_slot(opened.slots[0], PARIS)} — "
-                    f"{opened.url} »"
-                )
-                await asyncio.sleep(pause)
-                sim.set_state(BOOKING, "3.2", "full")
-                say("\n   (a few minutes later the slots are taken again)")
-                await round_(checker, "3. Next check:")
-                say(
-                    f"\n{checker.requests_made} requests in all; rdv-monitor never followed a "
-                    f"slot link (booking attempts seen by the site: {sim.booking_attempts})."
-                )
-
-        asyncio.run(story())
-    say("Done. Write your own config from config.example.toml and run `rdv-monitor check -c`.")
-    return 0
+        say(f"A simulated prefecture runs at {sim.base_url}; nothing leaves this machine.")
+        if notify:
+            say(f"Notifications also go to {len(notify)} target(s) of yours (--notify).")
+        return asyncio.run(_story(sim, inbox, path, config, state_dir, say))
 
 
-if __name__ == "__main__":
-    sys.exit(run_demo())
+async def _story(
+    sim: SimPrefecture,
+    inbox: Inbox,
+    path: Path,
+    config: Config,
+    state_dir: Path,
+    say: Callable[[str], None],
+) -> int:
+    daemon = Daemon(path, config)
+    running = asyncio.create_task(daemon.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+
+    async def until(predicate: Callable[[], object], what: str) -> None:
+        while not predicate():
+            if running.done() or loop.time() > deadline:
+                raise TimeoutError(what)
+            await asyncio.sleep(0.2)
+
+    def statuses() -> dict[str, str]:
+        with Store.open_readonly(state_dir) as store:
+            return {r.calendar: r.status.value for r in store.calendar_states() if r.status}
+
+    def events(kind: str) -> int:
+        with Store.open_readonly(state_dir) as store:
+            return sum(1 for e in store.events_after(0, limit=1000) if e.kind == kind)
+
+    try:
+        say(
+            f"\nThe monitor (rdv-monitor run) watches calendars {', '.join(CALENDARS)}, "
+            "primary first, every 2 s for the demo (5 min by default)."
+        )
+        await until(lambda: len(statuses()) == len(CALENDARS), "the first round of checks")
+        say("   " + ", ".join(f"{cal}: {status}" for cal, status in statuses().items()))
+        say("   Every calendar is full, as on most days. The monitor stays quiet.")
+        await asyncio.sleep(2)
+
+        first = (datetime.now(PARIS) + timedelta(days=12)).replace(
+            hour=9, minute=30, second=0, microsecond=0
+        )
+        sim.set_state(
+            BOOKING,
+            "3.2",
+            "available",
+            slots=[first, first + timedelta(minutes=30), first + timedelta(days=1)],
+        )
+        say(
+            "\nSomeone cancels: the prefecture frees 3 slots on calendar 3.2 (a supplementary one)."
+        )
+        await until(lambda: inbox.messages, "the notification")
+        message = inbox.messages[0]
+        say("The monitor saw it at its next check, and your phone gets:\n")
+        say(_boxed(str(message.get("title", "")), str(message.get("message", ""))))
+
+        await asyncio.sleep(2)
+        sim.set_state(BOOKING, "3.2", "full")
+        say("\nA few minutes later somebody books them: calendar 3.2 is full again.")
+        await until(lambda: events("slot_gone"), "the slot to be seen gone")
+        await until(lambda: len(inbox.messages) >= 2, "the 'slot gone' message")
+        say(
+            f"   « {inbox.messages[1].get('title')} » (that message is opt-in: "
+            'events = ["slot_gone", …])'
+        )
+        say(
+            f"\n{sim.requests} requests to the prefecture in all; none booked anything "
+            f"(slot links followed: {sim.booking_attempts})."
+        )
+        say(
+            "Now write your own config from config.example.toml, then "
+            "`rdv-monitor validate -c FILE` and `rdv-monitor run -c FILE`."
+        )
+        return 0
+    except TimeoutError as exc:
+        say(f"\nThe demo did not see {exc} in time; this is a bug, please report it.")
+        return 1
+    finally:
+        daemon.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(running, timeout=10)
