@@ -15,6 +15,7 @@ import contextlib
 import json
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,8 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[dict[str, object]] = []
+        self.arrival_times: list[float] = []
+        """``time.perf_counter()`` at each message's arrival (for bench/bench_notify.py)."""
         self.arrived = threading.Condition()
         inbox = self
 
@@ -49,6 +52,7 @@ class Inbox:
                 except ValueError:
                     message = {}
                 with inbox.arrived:
+                    inbox.arrival_times.append(time.perf_counter())
                     inbox.messages.append(message)
                     inbox.arrived.notify_all()
                 self.send_response(200)
