@@ -45,6 +45,9 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never stall the event loop if nobody drains the socket: a
+                # dropped STATUS line is better than a stuck monitor.
+                self._sock.setblocking(False)
             self._sock.sendto(message.encode(), self._address)
         except OSError as exc:
             # systemd gone or socket unreadable: the service keeps running; only
