@@ -20,6 +20,8 @@ from monitor.errors import MonitorError, UsageError
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.report import Since
+    from monitor.store import Store
 
 __all__ = ["main"]
 
@@ -185,6 +187,144 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
             failed += 1
             print(f"✗ failed {target.masked} — {result.reason}", flush=True)
     return 1 if failed else 0
+
+
+# ── status / history / stats: read-only views of the state database ────────
+
+
+def _open_state(config: Config, path: str) -> Store | None:
+    """The state database, read-only: never a write lock, so these commands work while the
+    daemon runs. ``None``, after printing a sentence saying so, when the monitor never ran."""
+    from monitor.config import resolve_state_dir
+    from monitor.report import no_state_sentence
+    from monitor.store import DB_NAME, Store
+
+    state_dir = resolve_state_dir(config)
+    if not (state_dir / DB_NAME).is_file():
+        print(no_state_sentence(state_dir, path))
+        return None
+    return Store.open_readonly(state_dir)
+
+
+def _colour() -> bool:
+    """ANSI colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _report_args(default_since: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(parser: argparse.ArgumentParser) -> None:
+        _config_arg(parser)
+        parser.add_argument(
+            "--since",
+            default=default_since,
+            metavar="WHEN",
+            help='start of the period: "7d", "12h", a date "2026-11-01" or "all" '
+            f"(default {default_since})",
+        )
+        parser.add_argument("--watch", metavar="NAME", help="only this watch")
+        parser.add_argument("--calendar", metavar="CAL", help='only this calendar, e.g. "3.2"')
+
+    return add
+
+
+def _since(args: argparse.Namespace, config: Config) -> Since:
+    """The ``--since`` option as a period start; a value it cannot read is a usage error."""
+    from datetime import UTC, datetime
+
+    from monitor.report import parse_since
+
+    try:
+        return parse_since(args.since, datetime.now(UTC), config.tz)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@command("status", "what each calendar looks like now, and pending notifications", _config_arg)
+def cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor.report import status_text
+
+    config = _load(args.config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        unsent = [d for d in store.deliveries() if d.state != "sent"]
+        events = {d.event_id: store.event(d.event_id) for d in unsent}
+        text = status_text(
+            config,
+            store.calendar_states(),
+            unsent,
+            {i: e for i, e in events.items() if e is not None},
+            counts=store.delivery_counts(),
+            now=datetime.now(UTC),
+            state_dir=store.state_dir,
+            colour=_colour(),
+        )
+    print(text)
+    return 0
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    _report_args("30d")(parser)
+    parser.add_argument(
+        "--csv", action="store_true", help="CSV with a header row and ISO times, for spreadsheets"
+    )
+
+
+@command("history", "episodes of open slots and of site trouble, newest first", _history_args)
+def cmd_history(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor.report import filter_episodes, history_csv, history_text
+
+    config = _load(args.config)
+    since = _since(args, config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        episodes = filter_episodes(
+            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
+        )
+    if args.csv:
+        sys.stdout.write(history_csv(episodes, config.tz))
+    else:
+        print(history_text(episodes, now=datetime.now(UTC), tz=config.tz, since=since))
+    return 0
+
+
+@command(
+    "stats",
+    "when slots appear (weekday × hour), how long they last, checks per day",
+    _report_args("28d"),
+)
+def cmd_stats(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor.report import filter_episodes, matches, stats_text
+
+    config = _load(args.config)
+    since = _since(args, config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        episodes = filter_episodes(
+            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
+        )
+        checks = [
+            (o.checked_at, o.status)
+            for o in store.observations(since=since.at)
+            if matches(o.watch, args.watch) and matches(o.calendar, args.calendar)
+        ]
+    print(
+        stats_text(
+            episodes, checks, now=datetime.now(UTC), tz=config.tz, since=since, colour=_colour()
+        )
+    )
+    return 0
 
 
 # ── discover ────────────────────────────────────────────────────────────────

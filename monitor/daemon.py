@@ -40,6 +40,7 @@ from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.delivery import DeliveryWorker, heartbeat_draft
 from monitor.errors import MonitorError
 from monitor.http import HostGate
+from monitor.metrics import metrics_for
 from monitor.notify import load_targets
 from monitor.observation import Observation, Status
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
@@ -83,6 +84,7 @@ class Daemon:
         self.rng = rng or random.Random()
         self.state_dir = resolve_state_dir(config, self.environ)
         self.store = Store.open(self.state_dir)
+        self.metrics = metrics_for(config, self.store)  # no-op unless [monitor] metrics
         self.gate = HostGate(config.monitor.min_spacing)
         self.checker = Checker(config, clock=clock, gate=self.gate)
         self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
@@ -97,6 +99,7 @@ class Daemon:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or :meth:`stop`); returns the exit status."""
+        self.metrics.start()  # first: a taken port stops the start with a sentence
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -139,6 +142,7 @@ class Daemon:
         if tasks:
             await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
         await self.checker.aclose()
+        self.metrics.close()
         self.store.close()
         self.systemd.close()
         log.info("stopped")
@@ -221,6 +225,7 @@ class Daemon:
 
     def _record(self, obs: Observation) -> None:
         events = self.store.record(obs, trouble_after=self.config.monitor.trouble_after)
+        self.metrics.observe(obs, events)
         where = f"{obs.watch} / {obs.calendar}" if obs.calendar else obs.watch
         log.debug(
             "%s: %s (HTTP %s, %d ms) %s",
