@@ -1122,13 +1122,14 @@ class Config(_Model):
         """Seconds between two checks of ``watch`` outside surge windows."""
         return watch.interval if watch.interval is not None else self.monitor.interval
 
-    def watch(self, name: str) -> Watch:
-        """The watch called ``name`` (case and surrounding spaces ignored); KeyError if none."""
+    def watch(self, name: str) -> Watch | None:
+        """The watch called ``name`` (case and surrounding spaces ignored), or ``None``.
+
+        ``None`` is an ordinary answer: the state and the outbox keep the names
+        of watches that a later config renamed or removed.
+        """
         key = _name_key(name)
-        for w in self.watches:
-            if _name_key(w.name) == key:
-                return w
-        raise KeyError(name)
+        return next((w for w in self.watches if _name_key(w.name) == key), None)
 
 
 def _name_key(name: str) -> str:

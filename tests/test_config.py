@@ -235,8 +235,7 @@ def test_config_is_frozen(tmp_path: Path) -> None:
 def test_watch_lookup_by_name(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, WATCH))
     assert config.watch("  renouvellement ").name == "Renouvellement"
-    with pytest.raises(KeyError):
-        config.watch("nope")
+    assert config.watch("nope") is None
 
 
 def test_parse_config_without_a_file() -> None:

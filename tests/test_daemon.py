@@ -191,3 +191,21 @@ def test_run_with_invalid_config_exits_2_without_traceback(write_config, tmp_pat
     assert result.code == 2
     assert "interval" in result.err and "30" in result.err
     assert "Traceback" not in result.err
+
+
+def test_restart_after_renaming_a_watch(sim, daemon_for):
+    """The state keeps the old name; the daemon must start and watch the new one."""
+    daemon = daemon_for()
+    wait_for(lambda: daemon.observation_count("3.4") >= 1, what="a first round")
+    assert daemon.stop() == 0
+    text = daemon.config.read_text(encoding="utf-8")
+    daemon.config.write_text(text.replace('"Renouvellement"', '"Renouvellement CST"'))
+    daemon.start("-v")
+
+    def renamed_checked() -> bool:
+        with daemon.store() as store:
+            return bool(store.observations(watch="Renouvellement CST"))
+
+    wait_for(renamed_checked, what="checks under the new name")
+    assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log
+    assert daemon.stop() == 0

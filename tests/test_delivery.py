@@ -308,3 +308,20 @@ def test_heartbeat_counts_checks_and_last_slot_once_a_day(tmp_path, store, phone
     assert message["title"] == "rdv-monitor is running (daily report)"
     assert "4 checks in 24 h" in message["message"]
     assert "Last slot seen" in message["message"] and "3.2" in message["message"]
+
+
+def test_an_event_of_a_watch_removed_since_is_still_delivered(tmp_path, store, phone):
+    observe(store, 0, Status.AVAILABLE, slots=1)  # written while "Renouvellement" existed
+    data = {
+        "monitor": {"state_dir": str(tmp_path / "state")},
+        "notify": {"urls": [phone.url]},
+        "watch": [{"name": "Premier titre", "url": URL, "calendars": ["1.1"]}],
+    }
+    config = parse_config(data, source=str(tmp_path / "c.toml"), base_dir=tmp_path)
+
+    async def go() -> None:
+        await settle(DeliveryWorker(store, config, clock=Clock(), rng=random.Random(11)))
+
+    run(go())
+    (message,) = phone.messages
+    assert message["title"].startswith("Créneau libre : 3.2 – Renouvellement")
