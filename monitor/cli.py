@@ -131,10 +131,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # A daemon's log is its output: transitions at INFO by default, checks with -v.
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    config = _load(args.config, warn=logging.getLogger("monitor").warning)
+
+    def load(path: str) -> Config:
+        # The same checks at start and on SIGHUP: what `run` refuses, a reload refuses.
+        return _load(path, warn=logging.getLogger("monitor").warning)
+
+    config = load(args.config)
 
     async def run() -> int:
-        return await Daemon(args.config, config).run()
+        return await Daemon(args.config, config, loader=load).run()
 
     return asyncio.run(run())
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -51,8 +52,12 @@ __all__ = ["Daemon"]
 
 log = logging.getLogger("monitor.daemon")
 
-STOP_TIMEOUT = 8.0
-"""Seconds given to in-flight work at shutdown; systemd's default stop timeout is longer."""
+STOP_TIMEOUT = 5.0
+"""Seconds given to in-flight checks and sends at shutdown (well within systemd's stop timeout)."""
+MAX_RETRY_AFTER = 24 * 3600.0
+"""A longer ``Retry-After`` is taken as this: a typo on the site must not mute a watch for years."""
+
+Loader = Callable[[str], Config]
 
 
 @dataclass
@@ -76,8 +81,11 @@ class Daemon:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        loader: Loader = load_config,
     ) -> None:
         self.config_path = str(config_path)
+        self.loader = loader
+        """Reads and checks the config on SIGHUP: the same one the command used at start."""
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock
@@ -109,7 +117,7 @@ class Daemon:
         self._schedule_heartbeat()
         now = self.clock()
         for watch in self.config.enabled_watches:
-            self._schedule(watch.name, first_run(self._policy(watch), now, self.rng))
+            self._schedule(watch.name, self._first_plan(watch, now))
         log.info(
             "watching %d calendar(s) in %d watch(es); state in %s",
             sum(max(1, len(w.calendars)) for w in self.config.enabled_watches),
@@ -139,8 +147,12 @@ class Daemon:
         tasks += list(self._background)
         for task in tasks:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        # Sends under way are not cancelled: one that reached the target must be
+        # recorded as sent, or the target would get it again after the restart.
+        sending = self.delivery.in_flight()
+        if tasks or sending:
+            await asyncio.wait([*tasks, *sending], timeout=STOP_TIMEOUT)
+        self.delivery.close()
         await self.checker.aclose()
         self.metrics.close()
         self.store.close()
@@ -162,6 +174,49 @@ class Daemon:
     def _policy(self, watch: Watch) -> Policy:
         return Policy.for_watch(self.config, watch)
 
+    def _first_plan(self, watch: Watch, now: datetime) -> Planned:
+        """The first check after start-up, as polite as if the daemon had never stopped.
+
+        The backoff saved by the previous process still applies (a site that
+        blocked us is not asked again because systemd restarted us), and so
+        does the floor since the last check.
+        """
+        state = self._watches.setdefault(watch.name, _WatchState())
+        state.backoff = self._saved_backoff(watch.name)
+        policy = self._policy(watch)
+        planned = first_run(policy, now, self.rng, backoff=state.backoff)
+        checks = [
+            row.last_check
+            for row in self.store.calendar_states()
+            if row.watch == watch.name and row.last_check is not None
+        ]
+        if checks and planned.at < max(checks) + timedelta(seconds=policy.floor):
+            planned = Planned(max(checks) + timedelta(seconds=policy.floor), planned.reason)
+        return planned
+
+    def _saved_backoff(self, name: str) -> Backoff:
+        raw = self.store.get_meta(f"backoff:{name}")
+        if not raw:
+            return Backoff()
+        try:
+            data = json.loads(raw)
+            cause = Status(data["cause"]) if data.get("cause") else None
+            not_before = (
+                datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
+            )
+            return Backoff(int(data.get("failures", 0)), cause, not_before)
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: ignoring an unreadable saved backoff", name)
+            return Backoff()
+
+    def _save_backoff(self, name: str, backoff: Backoff) -> None:
+        data = {
+            "failures": backoff.failures,
+            "cause": backoff.cause.value if backoff.cause else None,
+            "not_before": backoff.not_before.isoformat() if backoff.not_before else None,
+        }
+        self.store.set_meta(f"backoff:{name}", json.dumps(data))
+
     def _schedule(self, name: str, planned: Planned) -> None:
         state = self._watches.setdefault(name, _WatchState())
         state.planned = planned
@@ -172,7 +227,7 @@ class Daemon:
             "date",
             run_date=planned.at,
             args=[name],
-            id=name,
+            id=_job_id(name),
             name=f"check {name}",
             replace_existing=True,
             misfire_grace_time=None,
@@ -208,7 +263,8 @@ class Daemon:
             except Exception:  # a bug must not end the monitoring of every watch
                 log.exception("%s: the check failed unexpectedly", name)
             finally:
-                if not self._stopping.is_set():
+                # A reload may have removed the watch while it was being checked.
+                if not self._stopping.is_set() and self.config.watch(name) is not None:
                     self._after_run(watch, state, observations, started)
 
     async def _check(self, watch: Watch) -> list[Observation]:
@@ -246,8 +302,13 @@ class Daemon:
         now = self.clock()
         try:
             retry_after = max((o.retry_after for o in seen if o.retry_after), default=None)
+            if retry_after is not None:
+                retry_after = min(retry_after, MAX_RETRY_AFTER)
             statuses = [o.status for o in seen]
-            state.backoff = backoff_after(state.backoff, statuses, retry_after, now)
+            previous = state.backoff
+            state.backoff = backoff_after(previous, statuses, retry_after, now)
+            if state.backoff != previous:
+                self._save_backoff(watch.name, state.backoff)
             policy = self._policy(watch)
             planned = plan_after_run(policy, now, state.backoff, self.rng, last_start=started)
         except Exception:
@@ -307,7 +368,7 @@ class Daemon:
         """Apply the config file again if it is valid; keep the old one otherwise."""
         self.systemd.reloading()
         try:
-            new = load_config(self.config_path)
+            new = self.loader(self.config_path)
             load_targets(new.notify)  # an unreadable apprise file refuses the reload too
         except MonitorError as exc:
             log.error("reload refused, still running the previous config: %s", exc)
@@ -315,33 +376,51 @@ class Daemon:
             return False
         finally:
             self.systemd.ready()
+        for what, old_value, new_value in (
+            (
+                "state_dir",
+                resolve_state_dir(self.config, self.environ),
+                resolve_state_dir(new, self.environ),
+            ),
+            ("metrics", self.config.monitor.metrics, new.monitor.metrics),
+        ):
+            if old_value != new_value:
+                log.warning("[monitor] %s changed: that takes a restart to apply", what)
         old_checker = self.checker
+        idle_states = list(self._watches.values())  # before removed watches are dropped
         self.config = new
+        self.gate.min_spacing = new.monitor.min_spacing
         self.delivery.reconfigure(new)
         self._schedule_heartbeat()
         self.checker = Checker(new, clock=self.clock, gate=self.gate)
-        self._spawn(self._close_when_idle(old_checker))
+        self._spawn(self._close_when_idle(old_checker, idle_states))
         now = self.clock()
         wanted = {w.name for w in new.enabled_watches}
         for name in list(self._watches):
             if name not in wanted:
-                with contextlib.suppress(Exception):
-                    self.scheduler.remove_job(name)
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(_job_id(name))
                 self._watches.pop(name, None)
         for watch in new.enabled_watches:
             state = self._watches.get(watch.name)
             planned = (
                 plan_after_run(self._policy(watch), now, state.backoff, self.rng)
                 if state is not None
-                else first_run(self._policy(watch), now, self.rng)
+                else self._first_plan(watch, now)
             )
             self._schedule(watch.name, planned)
         log.info("configuration reloaded: %d watch(es)", len(wanted))
         self.systemd.status(self._summary())
         return True
 
-    async def _close_when_idle(self, checker: Checker) -> None:
-        for state in list(self._watches.values()):
+    async def _close_when_idle(self, checker: Checker, states: list[_WatchState]) -> None:
+        """Close the previous checker once no check started before the reload still uses it."""
+        for state in states:
             async with state.lock:
                 pass
         await checker.aclose()
+
+
+def _job_id(watch: str) -> str:
+    """The scheduler job of a watch; prefixed so no watch name can clash with "heartbeat"."""
+    return f"watch:{watch}"

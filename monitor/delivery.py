@@ -72,6 +72,7 @@ class DeliveryWorker:
         self.sender = sender
         self._wake = asyncio.Event()
         self._busy: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -94,12 +95,26 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled."""
+        failures = 0
         while True:
             try:
                 self.dispatch()
-            except Exception:  # keep delivering; the next wake-up tries again
-                log.exception("the notification worker hit an unexpected error")
-            await self._sleep()
+                failures = 0
+            except Exception:  # e.g. the disk is full: keep the daemon up, try again later
+                failures += 1
+                log.exception("the notification worker could not read its queue")
+            if failures:
+                await self._sleep(min(IDLE_WAKE, 5.0 * 2 ** (failures - 1)))
+            else:
+                await self._sleep()
+
+    def in_flight(self) -> list[asyncio.Task[None]]:
+        """The sends under way (the daemon lets them finish before it stops)."""
+        return [t for t in self._busy.values() if not t.done()]
+
+    def close(self) -> None:
+        """Stop recording results: the store is about to close. Unsent work stays pending."""
+        self._closed = True
 
     def dispatch(self) -> int:
         """Plan new deliveries and start every target that has work due; returns how many."""
@@ -119,10 +134,12 @@ class DeliveryWorker:
             started += 1
         return started
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, at_most: float = IDLE_WAKE) -> None:
+        """Wait for a wake-up, or until the next send this worker could start is due."""
         self._wake.clear()
-        timeout = IDLE_WAKE
-        next_at = self.store.next_delivery_at()
+        timeout = at_most
+        busy = [target for target, task in self._busy.items() if not task.done()]
+        next_at = self.store.next_sendable_at(busy)
         if next_at is not None:
             timeout = min(timeout, max(0.0, (next_at - self.clock()).total_seconds()))
         with contextlib.suppress(TimeoutError):  # a timeout is just the next look
@@ -144,7 +161,8 @@ class DeliveryWorker:
                 if not await self._attempt(target, row):
                     break  # keep this target's messages in order: retry the first one first
         finally:
-            self.wake()  # re-plan: new work may have arrived for this target meanwhile
+            if not self._closed:
+                self.wake()  # re-plan: new work may have arrived for this target meanwhile
 
     async def _attempt(self, target: Target, row: DeliveryRow) -> bool:
         event = self.store.event(row.event_id)
@@ -155,6 +173,8 @@ class DeliveryWorker:
             return True
         message = self.message(event)
         result = await _in_thread(self.sender, target, message.title, message.body)
+        if self._closed:
+            return False  # shutting down: the delivery stays pending and is retried later
         now = self.clock()
         where = f"{event.watch} / {event.calendar}" if event.calendar else event.watch or "-"
         if result.ok:

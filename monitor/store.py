@@ -1127,11 +1127,6 @@ class Store:
         )
         return [_delivery(r) for r in rows]
 
-    def next_delivery_at(self) -> datetime | None:
-        """When the earliest pending delivery is due (``None``: nothing pending)."""
-        row = self._one("SELECT min(next_attempt) FROM deliveries WHERE state = 'pending'")
-        return _dt(row[0]) if row is not None else None
-
     def deliveries(self, event_id: int | None = None) -> list[DeliveryRow]:
         """Every delivery (of one event), in event then target order."""
         where, params = _where(event_id=event_id)
@@ -1171,6 +1166,36 @@ class Store:
         """One episode by id, or ``None``."""
         row = self._one("SELECT * FROM episodes WHERE id = ?", (episode_id,))
         return _episode(row) if row is not None else None
+
+    def get_meta(self, key: str) -> str | None:
+        """A small value the daemon keeps between runs (e.g. a watch's backoff)."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction("save a setting") as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def next_sendable_at(self, busy: Iterable[str] = ()) -> datetime | None:
+        """When the worker next has something it can send (``None``: nothing).
+
+        Only each target's oldest pending delivery counts (the others wait
+        behind it, to keep order), and targets in ``busy`` are skipped (their
+        task will ask again when it ends). A time in the past means "now".
+        """
+        busy = list(busy)
+        exclude = f" AND d.target NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        row = self._one(
+            "SELECT min(d.next_attempt) FROM deliveries AS d WHERE d.state = 'pending' "
+            "AND d.event_id = (SELECT min(e.event_id) FROM deliveries AS e "
+            "WHERE e.target = d.target AND e.state = 'pending')" + exclude,
+            busy,
+        )
+        return _dt(row[0]) if row is not None else None
 
     def add_event(self, draft: EventDraft) -> Event | None:
         """Put an event that no observation caused (the daily heartbeat) in the outbox.

@@ -209,3 +209,32 @@ def test_restart_after_renaming_a_watch(sim, daemon_for):
     wait_for(renamed_checked, what="checks under the new name")
     assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log
     assert daemon.stop() == 0
+
+
+def test_a_restart_does_not_ask_a_site_that_blocked_us_again(sim, daemon_for):
+    sim.set_site_state("blocked", variant="429", retry_after=600)
+    daemon = daemon_for()
+    wait_for(lambda: daemon.observation_count() >= 1, what="the blocked answer")
+    assert daemon.stop() == 0
+    asked = sim.requests
+    daemon.start("-v")
+    wait_for(lambda: "watching" in daemon.log.split("stopped")[-1], what="the restart")
+    time.sleep(3)  # three times the interval
+    assert sim.requests == asked, "Retry-After: 600 was forgotten by the restart"
+    with daemon.store() as store:
+        (row,) = [r for r in store.calendar_states() if r.calendar == "3.1"]
+        assert row.next_check is not None and row.next_reason == "retry-after"
+    assert daemon.stop() == 0
+
+
+def test_sighup_refuses_what_start_up_refuses(sim, daemon_for):
+    daemon = daemon_for()
+    wait_for(lambda: daemon.observation_count() >= 1, what="a first check")
+    good = daemon.config.read_text(encoding="utf-8")
+    daemon.config.write_text(good.replace("/booking/create/29396", "/rdv/29396"))
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in daemon.log, what="the refusal")
+    assert "/booking/create/" in daemon.log.split("reload refused", 1)[1]
+    seen = daemon.observation_count()
+    wait_for(lambda: daemon.observation_count() > seen + 2, what="checks go on")
+    assert daemon.stop() == 0

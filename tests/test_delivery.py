@@ -325,3 +325,46 @@ def test_an_event_of_a_watch_removed_since_is_still_delivered(tmp_path, store, p
     run(go())
     (message,) = phone.messages
     assert message["title"].startswith("Créneau libre : 3.2 – Renouvellement")
+
+
+def test_the_worker_sleeps_while_a_target_waits_for_its_retry(tmp_path, store, phone):
+    """A second message queued behind a retry must not make the worker spin."""
+    config = make_config(tmp_path, [phone.url], events=["slot_opened", "slot_gone"])
+    phone.fail_next(1)
+    clock = Clock()
+    calls = 0
+
+    async def go() -> None:
+        nonlocal calls
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(12))
+        observe(store, 0, Status.AVAILABLE, slots=1)
+        await settle(worker)  # fails: retry planned ~15 s later (simulated clock)
+        observe(store, 1, Status.FULL)  # due now, but waits behind the retry
+        (retry,) = [d for d in store.deliveries() if d.attempts == 1]
+        assert store.next_sendable_at() == retry.next_attempt
+        dispatch = worker.dispatch
+
+        def counting() -> int:
+            nonlocal calls
+            calls += 1
+            return dispatch()
+
+        worker.dispatch = counting  # type: ignore[method-assign]
+        running = asyncio.create_task(worker.run())
+        await asyncio.sleep(1.0)  # real time passes; the simulated clock does not
+        running.cancel()
+
+    run(go())
+    assert calls <= 3, f"the worker looked at its queue {calls} times in 1 s"
+    assert phone.messages == []
+
+
+def test_busy_targets_do_not_count_for_the_next_wake_up(tmp_path, store, phone, mail):
+    config = make_config(tmp_path, [phone.url, mail.url])
+    observe(store, 0, Status.AVAILABLE, slots=1)
+    DeliveryWorker(store, config, clock=Clock()).store.enqueue_deliveries(
+        lambda e: [("phone", "p"), ("mail", "m")], T0
+    )
+    assert store.next_sendable_at() == T0
+    assert store.next_sendable_at(busy=["phone"]) == T0
+    assert store.next_sendable_at(busy=["phone", "mail"]) is None
