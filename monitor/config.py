@@ -59,7 +59,12 @@ from monitor.catalogue import (
     UnknownCatalogueEntry,
     load_catalogue,
 )
-from monitor.durations import DURATION_HELP, format_duration, parse_duration
+from monitor.durations import (
+    DURATION_HELP,
+    DurationTooLongError,
+    format_duration,
+    parse_duration,
+)
 from monitor.errors import ConfigError
 from monitor.http import is_loopback_host
 from monitor.messages import template_problem
@@ -97,6 +102,23 @@ POLITE_INTERVAL = 30.0
 
 POLITE_SPACING = 1.0
 """Shortest ``min_spacing`` (seconds) between two requests to a real prefecture host."""
+
+# Upper bounds of the durations, in seconds. Each is far beyond any useful value, so
+# none limits a real setup; together they refuse typos ("100000000d") with a sentence
+# at load time, instead of an overflow of date arithmetic in the running daemon.
+MAX_INTERVAL = 86400.0
+"""Longest polling interval: slots often go within hours, so check at least daily."""
+MAX_SURGE_INTERVAL = 3600.0
+"""Longest interval of a surge window, whose point is to check faster than usual."""
+MAX_JITTER = 3600.0
+"""Longest random delay: it only spreads checks, it must not postpone them for hours."""
+MAX_TROUBLE_AFTER = 7 * 86400.0
+"""Longest wait before a failing site is reported: a week of silence hides a dead watch."""
+MAX_TIMEOUT = 300.0
+"""Longest request time-out (also for connecting): a longer request is hung, not slow."""
+MAX_MIN_SPACING = 300.0
+"""Longest gap between two requests to a site: a check makes several requests, so a
+longer gap would stretch one check over an hour."""
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Canonical weekday names; index = ``datetime.weekday()`` (Monday = 0)."""
@@ -214,9 +236,13 @@ def _suggest(word: str, choices: Sequence[str]) -> str | None:
 
 
 def _v_duration(value: object) -> float:
+    """Seconds; infinity for a duration too long to be any (``"100000000d"``), which every
+    field's bound then refuses with that field's own maximum (see :func:`_bounded`)."""
     if isinstance(value, float | int | str) and not isinstance(value, bool):
         try:
             return parse_duration(value)
+        except DurationTooLongError:
+            return math.inf
         except ValueError as exc:
             raise _fail(str(exc)) from None
     raise _fail(f"expected a duration, got {_kind(value)}; {DURATION_HELP}.")
@@ -228,9 +254,72 @@ def _v_positive(seconds: float) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(_v_duration)]
-"""Seconds, written as "30s", "5m", "1h30m" or a number of seconds (zero allowed)."""
-PositiveDuration = Annotated[float, BeforeValidator(_v_duration), AfterValidator(_v_positive)]
+def _bounded(limit: float, why: str, *, positive: bool = False) -> BeforeValidator:
+    """A duration field's validator: parse, refuse zero if ``positive``, and refuse more
+    than ``limit`` seconds with a sentence giving the bound and ``why`` (also for a value
+    too long to be any duration, so that the user learns this field's bound at once)."""
+
+    def parse(value: object) -> float:
+        seconds = _v_duration(value)
+        if positive:
+            _v_positive(seconds)
+        if seconds > limit:
+            shown = format_duration(seconds) if math.isfinite(seconds) else _show(value)
+            raise _fail(f'{shown} is too long: the maximum is "{format_duration(limit)}"; {why}')
+        return seconds
+
+    return BeforeValidator(parse)
+
+
+# The duration fields, each with its upper bound (see MAX_INTERVAL and the others).
+Interval = Annotated[
+    float,
+    _bounded(
+        MAX_INTERVAL,
+        'slots are often gone within hours, so check at least once a day ("5m" suits most '
+        "bookings).",
+        positive=True,
+    ),
+]
+SurgeInterval = Annotated[
+    float,
+    _bounded(
+        MAX_SURGE_INTERVAL,
+        "a surge window is for checking faster than usual; for slower checks, set "
+        "[monitor] interval instead.",
+        positive=True,
+    ),
+]
+Jitter = Annotated[
+    float,
+    _bounded(
+        MAX_JITTER,
+        'it only spreads checks over a few seconds or minutes; "30s" is plenty, "0" turns it off.',
+    ),
+]
+TroubleAfter = Annotated[
+    float,
+    _bounded(
+        MAX_TROUBLE_AFTER, 'a site failing for longer must be reported; "15m" suits most bookings.'
+    ),
+]
+Timeout = Annotated[
+    float,
+    _bounded(
+        MAX_TIMEOUT,
+        'a request that takes longer is hung, not slow (the defaults are timeout = "20s" and '
+        'connect_timeout = "10s").',
+        positive=True,
+    ),
+]
+Spacing = Annotated[
+    float,
+    _bounded(
+        MAX_MIN_SPACING,
+        "a check makes several requests to the site, so a longer gap would stretch one check "
+        'over an hour; "2s" is polite enough.',
+    ),
+]
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -829,7 +918,7 @@ class SurgeWindow(_Model):
     """Weekdays, Monday = 0."""
     start: TimeOfDay
     end: TimeOfDay
-    interval: PositiveDuration = 30.0
+    interval: SurgeInterval = 30.0
 
     @field_validator("end")
     @classmethod
@@ -924,20 +1013,20 @@ class MonitorSettings(_Model):
     """The ``[monitor]`` table: when and how politely to poll. Durations are seconds."""
 
     timezone: Annotated[str, BeforeValidator(_v_timezone)] = "Europe/Paris"
-    interval: PositiveDuration = 300.0
-    jitter: Duration = 30.0
+    interval: Interval = 300.0
+    jitter: Jitter = 30.0
     state_dir: ConfigPath | None = None
     """As written (``~`` expanded, relative paths made relative to the config file);
     ``None`` = decide at run time, see :func:`resolve_state_dir`."""
     releases: tuple[Release, ...] = (Release(weekday=0, time=time(8, 0)),)
-    trouble_after: Duration = 900.0
+    trouble_after: TroubleAfter = 900.0
     user_agent: Annotated[str | None, BeforeValidator(_v_user_agent)] = None
     """``None`` = the package's ``USER_AGENT``; see :attr:`http_user_agent`."""
-    timeout: PositiveDuration = 20.0
-    connect_timeout: PositiveDuration = 10.0
+    timeout: Timeout = 20.0
+    connect_timeout: Timeout = 10.0
     max_page_size: Annotated[int, BeforeValidator(_v_size)] = 2 * 1024 * 1024
     """Bytes."""
-    min_spacing: Duration = 2.0
+    min_spacing: Spacing = 2.0
     metrics: Annotated[ListenAddress | None, BeforeValidator(_v_listen)] = None
     surge: tuple[SurgeWindow, ...] = DEFAULT_SURGE
 
@@ -1057,7 +1146,7 @@ class _WatchIn(_Model):
     prefecture: Text | None = None
     procedure: Text | None = None
     calendars: Calendars | None = None
-    interval: PositiveDuration | None = None
+    interval: Interval | None = None
     notify: Tags = ()
     enabled: bool = True
 
@@ -1074,7 +1163,7 @@ class Watch(_Model):
     name: Text
     url: WebUrl
     calendars: Calendars = ()
-    interval: PositiveDuration | None = None
+    interval: Interval | None = None
     """Override of ``[monitor] interval``; see :meth:`Config.interval_for`."""
     notify: Tags = ()
     enabled: bool = True
@@ -1294,7 +1383,7 @@ def load_config(path: str | Path, *, catalogue: Catalogue | None = None) -> Conf
     source = str(path)
     data = _read_toml(file, source)
     config = parse_config(data, source=source, base_dir=file.parent, catalogue=catalogue)
-    warning = _permission_warning(file, source, "notification secrets")
+    warning = _permission_warning(file, source, "secrets (notification URLs)")
     if warning:
         config = config.model_copy(update={"warnings": (warning, *config.warnings)})
     return config
@@ -1412,7 +1501,7 @@ def _permission_warning(file: Path, source: str, what: str) -> str | None:
         return None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return (
-            f"{source} can be read by other users of this machine and holds {what}; "
+            f"{source} can be read by other users of this machine and may hold {what}; "
             f"make it private with: chmod 600 {source}"
         )
     return None

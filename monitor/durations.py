@@ -12,6 +12,11 @@ Anything else is refused with a message that says what is accepted, and, for the
 common near misses (``"5 minutes"``, ``"5min"``, ``"2 heures"``, ``"1h30"``),
 which spelling was probably meant. ``m`` always means minutes: there is no unit
 for months, so there is nothing to confuse it with.
+
+No duration is longer than :data:`MAX_DURATION` (3650 days): far beyond any
+sensible setting, yet small enough that adding it to any time of this century
+stays within what :mod:`datetime` can hold (year 9999), so that a typo such as
+``"100000000d"`` is refused here, in a sentence, and never overflows later.
 """
 
 from __future__ import annotations
@@ -19,10 +24,25 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["DURATION_HELP", "format_duration", "parse_duration"]
+__all__ = [
+    "DURATION_HELP",
+    "MAX_DURATION",
+    "DurationTooLongError",
+    "format_duration",
+    "parse_duration",
+]
 
 DURATION_HELP = 'write e.g. "30s", "5m", "1h", "1h30m", "1d" or a number of seconds'
 """The end of every duration error message: what is accepted, in user words."""
+
+MAX_DURATION = 3650 * 86400.0
+"""The longest duration accepted, in seconds (3650 days, about 10 years)."""
+
+
+class DurationTooLongError(ValueError):
+    """A well-formed duration over :data:`MAX_DURATION`: callers may say "too far back"
+    rather than "not understood" (``rdv-monitor history --since``)."""
+
 
 _UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
@@ -44,13 +64,17 @@ def parse_duration(value: str | int | float) -> float:
     """Return ``value`` as a number of seconds (``float``, zero or more).
 
     Raises :class:`ValueError` whose message quotes the value, says what is
-    accepted and, when it can guess, what was meant. Booleans, negative,
-    infinite and NaN values are refused.
+    accepted and, when it can guess, what was meant. Booleans, negative and NaN
+    values, and values over :data:`MAX_DURATION` (infinity included) are refused.
     """
     if isinstance(value, bool):
         raise ValueError(f"{_show(value)} is not a duration; {DURATION_HELP}.")
     if isinstance(value, int | float):
-        return _check_number(float(value), value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            seconds = math.inf if value > 0 else -math.inf
+        return _check_number(seconds, value)
     if not isinstance(value, str):
         raise ValueError(f"a duration must be text or a number; {DURATION_HELP}.")
     text = value.strip()
@@ -68,11 +92,16 @@ def parse_duration(value: str | int | float) -> float:
 
 
 def _check_number(seconds: float, original: object) -> float:
-    if math.isnan(seconds) or math.isinf(seconds):
+    if math.isnan(seconds):
         raise ValueError(f"{_show(original)} is not a duration; {DURATION_HELP}.")
     if seconds < 0:
         raise ValueError(
             f"{_show(original)} is negative; a duration must be zero or more; {DURATION_HELP}."
+        )
+    if seconds > MAX_DURATION:
+        raise DurationTooLongError(
+            f'{_show(original)} is too long: a duration is at most "3650d" (about 10 years); '
+            f"{DURATION_HELP}."
         )
     return seconds
 

@@ -1,7 +1,12 @@
 """Precise exceptions. Each carries a message fit to show a user as is.
 
-Anything a user can fix (config, command line) is a :class:`UsageError` and
-ends the program with exit status 2 and one paragraph, never a traceback.
+Anything a user can fix (config, command line, the environment they control:
+the state folder, the metrics address) is a :class:`UsageError` and ends the
+program with exit status 2 and one paragraph, never a traceback. The systemd
+unit does not restart on status 2 (``RestartPreventExitStatus=2``): retrying
+such an error every 30 s would only fill the journal. Everything else that
+may pass by itself (a full disk, a site that is down) exits with status 1, and
+systemd retries it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ class MonitorError(Exception):
 
 
 class UsageError(MonitorError):
-    """The command line or an input the user gave is wrong (exit status 2)."""
+    """The command line, the config or the environment the user set up is wrong (exit
+    status 2): trying again unchanged cannot help, so the message says what to change."""
 
 
 class ConfigError(UsageError):

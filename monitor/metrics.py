@@ -38,7 +38,9 @@ them unconditionally.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from wsgiref.simple_server import WSGIServer
@@ -48,17 +50,47 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.config import Config, ListenAddress
-from monitor.errors import MonitorError
+from monitor.errors import UsageError
 from monitor.events import Event
 from monitor.observation import Observation, Status
 from monitor.store import CalendarStateRow, Store
 
-__all__ = ["DELIVERY_STATES", "Metrics", "NoMetrics", "metrics_for"]
+__all__ = ["DELIVERY_STATES", "Metrics", "MetricsAddressError", "NoMetrics", "metrics_for"]
 
 log = logging.getLogger("monitor.metrics")
 
 DELIVERY_STATES = ("pending", "sent", "failed")
 _GOOD = (Status.AVAILABLE, Status.FULL)
+
+
+class MetricsAddressError(UsageError):
+    """``[monitor] metrics`` names an address this machine cannot listen on (exit status 2).
+
+    A taken port, a privileged port or an address the machine does not have stays so until
+    the user changes the config or stops the other program: systemd must not restart the
+    daemon every 30 s for it (``RestartPreventExitStatus=2``).
+    """
+
+
+def _bind_advice(host: str, port: int, exc: OSError) -> str:
+    """What to do about a failed bind, from its cause."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"another program (or another rdv-monitor) already listens on port {port}; "
+            f"`ss -ltnp 'sport = :{port}'` shows which. Choose another port in [monitor] "
+            "metrics, or remove that line to turn metrics off."
+        )
+    if exc.errno == errno.EACCES and port < 1024:
+        return (
+            "ports below 1024 need privileges rdv-monitor does not have. Choose a port "
+            'from 1024 up in [monitor] metrics, e.g. "127.0.0.1:9108".'
+        )
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"this machine has no address {host}. Use 127.0.0.1 in [monitor] metrics (this "
+            "machine only) or one of this machine's own addresses."
+        )
+    return "choose another address in [monitor] metrics, or remove that line to turn metrics off."
 
 
 class _Deliveries(Collector):
@@ -196,17 +228,17 @@ class Metrics:
     def serve(self, host: str, port: int) -> None:
         """Serve ``/metrics`` on ``host:port`` from a background thread.
 
-        Raises :class:`MonitorError` with a sentence when the address cannot be
-        used (port taken, unknown host).
+        Raises :class:`MetricsAddressError` (exit status 2) with a sentence naming the
+        address and what to do when it cannot be used (port taken, privileged port,
+        unknown host).
         """
         try:
             self._server, self._thread = start_http_server(port, host, registry=self.registry)
         except OSError as exc:
             where = ListenAddress(host, port)
-            raise MonitorError(
-                f"Cannot serve metrics on {where}: {exc.strerror or exc}. Another program may "
-                "be using that port: choose another in [monitor] metrics, or remove that line "
-                "to turn metrics off."
+            raise MetricsAddressError(
+                f"Cannot serve metrics on {where}: {exc.strerror or exc}; "
+                + _bind_advice(host, port, exc)
             ) from exc
         log.info("metrics on http://%s/metrics", ListenAddress(host, port))
 

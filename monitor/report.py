@@ -33,7 +33,7 @@ from pathlib import Path
 from statistics import median
 
 from monitor.config import WEEKDAYS, Config
-from monitor.durations import parse_duration
+from monitor.durations import DurationTooLongError, parse_duration
 from monitor.events import Event
 from monitor.observation import Status
 from monitor.render import _COLOURS as STATUS_COLOURS
@@ -157,11 +157,21 @@ def parse_since(text: str, now: datetime, tz: tzinfo) -> Since:
 
     Raises :class:`ValueError` with one sentence saying what is accepted; a time
     after ``now`` is refused too (the report would be empty, which looks like a bug).
+    So is a time that :mod:`datetime` cannot hold or convert to UTC (``0001-01-01``
+    in a zone east of UTC): the user typed it, so it is their mistake to fix (exit
+    status 2), never an :class:`OverflowError` reported as a bug.
     """
     value = text.strip()
     if value.lower() == "all":
         return Since(None, "the start")
-    at: datetime | None = None
+    try:
+        return _since(text, value, now, tz)
+    except OverflowError:
+        raise ValueError(f'--since "{text}" is out of range; {SINCE_HELP}.') from None
+
+
+def _since(text: str, value: str, now: datetime, tz: tzinfo) -> Since:
+    """:func:`parse_since` for anything but ``all``; may raise :class:`OverflowError`."""
     if _DATE_RE.match(value) or (len(value) > 10 and value[:10].count("-") == 2):
         try:
             parsed = datetime.fromisoformat(value)
@@ -171,6 +181,11 @@ def parse_since(text: str, now: datetime, tz: tzinfo) -> Since:
     else:
         try:
             at = now - timedelta(seconds=parse_duration(value))
+        except DurationTooLongError:
+            raise ValueError(
+                f'--since "{text}" goes back too far: a duration is at most "3650d" (about '
+                f'10 years; "all" goes back to the start); {SINCE_HELP}.'
+            ) from None
         except ValueError:
             raise ValueError(f'--since "{text}" is not understood; {SINCE_HELP}.') from None
     if at > now:

@@ -35,7 +35,7 @@ Guarantees and how they are kept:
 The schema is versioned with ``PRAGMA user_version`` and :data:`MIGRATIONS`,
 an ordered tuple of functions applied in one transaction at :meth:`Store.open`.
 Adding migration 2 is one function appended to the tuple. A database from a
-newer version is refused with a sentence (:class:`StoreError`).
+newer version is refused with a sentence (:class:`StateError`).
 
 Times are stored as ISO 8601 text in UTC with microseconds
 (``2025-12-08T07:00:14.123456+00:00``): readable with the ``sqlite3`` shell,
@@ -52,6 +52,7 @@ the writer, nor are blocked by it).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -66,7 +67,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.events import LAYOUT_CHANGED, Event, EventDraft
 from monitor.observation import Observation, Status
 from monitor.transitions import (
@@ -88,6 +89,7 @@ __all__ = [
     "DeliveryRow",
     "EpisodeRow",
     "ObservationRow",
+    "StateError",
     "Store",
     "StoreError",
 ]
@@ -104,7 +106,79 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 class StoreError(MonitorError):
-    """The state database cannot be opened, read or written; the message says why and what to do."""
+    """The state database cannot be opened, read or written; the message says why and what to do.
+
+    Raised as is for failures that may pass by themselves (disk full, an I/O error, a lock
+    held too long): exit status 1, which systemd retries 30 s later.
+    """
+
+
+class StateError(StoreError, UsageError):
+    """The state cannot be opened for a reason only the user can fix (exit status 2).
+
+    A state folder that is a file or cannot be created, missing permission, a file that is
+    not an rdv-monitor database, a schema from a newer rdv-monitor: a retry would fail the
+    same way every 30 s, so this is a :class:`~monitor.errors.UsageError`, which the systemd
+    unit does not restart (``RestartPreventExitStatus=2``). Still a :class:`StoreError`, so
+    callers that handle "the state is unusable" need no second ``except``.
+    """
+
+
+_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENOMEM})
+"""Errors creating the state folder that may pass by themselves (so: exit 1, retried)."""
+_BROKEN_FILE = frozenset({sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT})
+"""SQLite primary result codes meaning "this file is not a usable database"."""
+_NO_ACCESS = frozenset(
+    {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_AUTH}
+)
+"""SQLite primary result codes meaning "this user may not open (or write) that file"."""
+
+
+def _folder_failure(folder: Path, exc: OSError) -> StoreError:
+    """The error for a state folder that cannot be created: a :class:`StateError` unless the
+    cause may pass by itself (a full disk)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _TRANSIENT_ERRNOS:
+        return StoreError(
+            f"Cannot create the state folder {folder}: {reason}. Free some space on that disk; "
+            "rdv-monitor tries again when restarted."
+        )
+    hint = ""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        hint = f" ({folder} or a folder above it is a file, not a folder)"
+    return StateError(
+        f"Cannot create the state folder {folder}: {reason}{hint}. Create it yourself, "
+        "writable by the user that runs rdv-monitor, or set [monitor] state_dir to a folder "
+        "that user can write."
+    )
+
+
+def _open_failure(exc: sqlite3.Error, db_path: Path, given: Path, *, readonly: bool) -> StoreError:
+    """The error for a database SQLite would not open: a :class:`StateError` when the file
+    is not a database or the user may not use it, else (a lock, an I/O error) a plain
+    :class:`StoreError`, worth a retry."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # primary code of extended
+    verb = "read" if readonly else "open"
+    if code in _BROKEN_FILE:
+        if given == db_path and db_path.suffix not in _DB_SUFFIXES:
+            return StateError(
+                f"Cannot {verb} the state: {db_path} is a file, not a folder ({exc}). Set "
+                "[monitor] state_dir to a folder (rdv-monitor creates state.db in it)."
+            )
+        return StateError(
+            f"Cannot {verb} the state database {db_path}: {exc}; it is damaged or is not an "
+            f"rdv-monitor database. Move it away (mv {db_path} {db_path}.broken) and start "
+            "again: rdv-monitor creates an empty one (the history in the old file is not read)."
+        )
+    if code in _NO_ACCESS:
+        need = "read" if readonly else "read and write"
+        return StateError(
+            f"Cannot {verb} the state database {db_path}: {exc}. The user that runs "
+            f"rdv-monitor must be able to {need} the folder {db_path.parent} and the files in "
+            "it: fix their owner or permissions (chown, chmod), or set [monitor] state_dir to "
+            "a folder that user can write."
+        )
+    return StoreError(f"Cannot {verb} the state database {db_path}: {exc}.")
 
 
 # --------------------------------------------------------------------------- schema
@@ -618,17 +692,15 @@ class Store:
 
         Creates the folder with mode 0700, sets WAL + ``synchronous=FULL`` +
         foreign keys + a busy timeout, and applies pending migrations in one
-        transaction. Raises :class:`StoreError` if the database cannot be opened
-        or comes from a newer rdv-monitor.
+        transaction. Raises :class:`StateError` (exit status 2) if the folder or the
+        database is unusable (permission, not a database, newer schema), and a plain
+        :class:`StoreError` for what may pass by itself (disk full, a lock held too long).
         """
         db_path = _db_path(path)
         try:
             _make_private_dir(db_path.parent)
         except OSError as exc:
-            raise StoreError(
-                f"Cannot create the state folder {db_path.parent}: {exc.strerror or exc}. "
-                "Create it yourself, or set [monitor] state_dir to a folder you can write."
-            ) from exc
+            raise _folder_failure(db_path.parent, exc) from exc
         db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(
@@ -645,10 +717,7 @@ class Store:
         except sqlite3.Error as exc:
             if db is not None:
                 db.close()
-            raise StoreError(
-                f"Cannot open the state database {db_path}: {exc}. If the file is damaged "
-                "or is not an rdv-monitor database, move it away and start again."
-            ) from exc
+            raise _open_failure(exc, db_path, Path(path), readonly=False) from exc
         except BaseException:
             if db is not None:
                 db.close()
@@ -659,12 +728,13 @@ class Store:
     def open_readonly(cls, path: str | os.PathLike[str]) -> Store:
         """Open an existing database for reading only (``mode=ro``), e.g. for ``status``.
 
-        Works while the daemon writes (WAL). Raises :class:`StoreError` when no
-        database exists yet, or its schema is not the one this version reads.
+        Works while the daemon writes (WAL). Raises :class:`StateError` when no
+        database exists yet, it cannot be read, or its schema is not the one this
+        version reads; a plain :class:`StoreError` for what may pass (a lock, I/O).
         """
         db_path = _db_path(path)
         if not db_path.is_file():
-            raise StoreError(
+            raise StateError(
                 f"No state database at {db_path} yet: it is created when the monitor first "
                 "runs (rdv-monitor run). Check [monitor] state_dir if it should exist."
             )
@@ -678,7 +748,7 @@ class Store:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             _refuse_newer(version, db_path)
             if version < schema_version():
-                raise StoreError(
+                raise StateError(
                     f"The state database {db_path} has schema version {version}, older than "
                     f"this rdv-monitor's ({schema_version()}); it is upgraded when the monitor "
                     "next starts (rdv-monitor run)."
@@ -686,7 +756,7 @@ class Store:
         except sqlite3.Error as exc:
             if db is not None:
                 db.close()
-            raise StoreError(f"Cannot read the state database {db_path}: {exc}.") from exc
+            raise _open_failure(exc, db_path, Path(path), readonly=True) from exc
         except BaseException:
             if db is not None:
                 db.close()
@@ -1211,8 +1281,9 @@ class Store:
 
 
 def _refuse_newer(version: int, path: Path) -> None:
+    """A database from a newer rdv-monitor is the user's to resolve: never write to it."""
     if version > schema_version():
-        raise StoreError(
+        raise StateError(
             f"The state database {path} was written by a newer rdv-monitor (schema version "
             f"{version}; this one knows up to {schema_version()}). Upgrade rdv-monitor, or "
             "move that file away to start with an empty history."

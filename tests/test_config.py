@@ -20,6 +20,7 @@ from monitor.config import (
     CalendarRef,
     Config,
     ListenAddress,
+    MonitorSettings,
     describe_config,
     load_config,
     parse_config,
@@ -603,6 +604,75 @@ def test_floor_applies_to_a_watch_interval(tmp_path: Path) -> None:
     assert "throttles clients that poll faster" in message
 
 
+# ----------------------------------------------------------------- upper bounds
+
+
+@pytest.mark.parametrize(
+    ("snippet", "where", "maximum"),
+    [
+        ('[monitor]\ninterval = "100000000d"', "[monitor] interval", "1d"),
+        ('[monitor]\ninterval = "25h"', "[monitor] interval", "1d"),
+        ('[monitor]\njitter = "100000000d"', "[monitor] jitter", "1h"),
+        ('[monitor]\njitter = "61m"', "[monitor] jitter", "1h"),
+        ('[monitor]\ntrouble_after = "8d"', "[monitor] trouble_after", "7d"),
+        ('[monitor]\ntimeout = "6m"', "[monitor] timeout", "5m"),
+        ('[monitor]\nconnect_timeout = "1h"', "[monitor] connect_timeout", "5m"),
+        ('[monitor]\nmin_spacing = "301"', "[monitor] min_spacing", "5m"),
+        (
+            '[[monitor.surge]]\ndays = ["mon"]\nstart = "08:00"\nend = "08:10"\ninterval = "2h"',
+            "[[monitor.surge]] #1 interval",
+            "1h",
+        ),
+    ],
+)
+def test_durations_have_an_upper_bound_with_a_reason(
+    tmp_path: Path, snippet: str, where: str, maximum: str
+) -> None:
+    """Typos such as "100000000d" once passed validate and then overflowed date arithmetic
+    in the daemon ("this is a bug", exit 1); each duration now has a bound, explained."""
+    message = error_of(tmp_path, snippet + "\n" + WATCH)
+    assert f"{where}: " in message
+    assert f'is too long: the maximum is "{maximum}"; ' in message
+    assert "problems" not in message  # this mistake only, nothing else tripped by it
+
+
+def test_an_absurd_duration_is_refused_with_its_fields_own_maximum(tmp_path: Path) -> None:
+    message = error_of(tmp_path, WATCH + 'interval = "100000000d"\n')
+    assert (
+        '[[watch]] #1 ("Renouvellement") interval: "100000000d" is too long: the maximum is "1d"'
+    ) in message
+
+
+def test_the_upper_bounds_themselves_are_accepted(tmp_path: Path) -> None:
+    text = (
+        '[monitor]\ninterval = "1d"\njitter = "1h"\ntrouble_after = "7d"\ntimeout = "5m"\n'
+        'connect_timeout = "5m"\nmin_spacing = "5m"\n\n'
+        '[[monitor.surge]]\ndays = ["mon"]\nstart = "08:00"\nend = "08:10"\ninterval = "1h"\n\n'
+        + WATCH
+        + 'interval = "1d"\n'
+    )
+    m = load_config(write(tmp_path, text)).monitor
+    assert (m.interval, m.jitter, m.trouble_after) == (86400, 3600, 7 * 86400)
+    assert (m.timeout, m.connect_timeout, m.min_spacing, m.surge[0].interval) == (
+        300,
+        300,
+        300,
+        3600,
+    )
+
+
+def test_validate_refuses_a_huge_jitter_instead_of_run_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main
+
+    path = write(tmp_path, '[monitor]\njitter = "100000000d"\n' + WATCH)
+    assert main(["validate", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert '[monitor] jitter: "100000000d" is too long: the maximum is "1h"' in err
+    assert "Traceback" not in err and "bug" not in err
+
+
 def test_floor_is_exactly_thirty_seconds(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[monitor]\ninterval = "30s"\n' + WATCH))
     assert config.monitor.interval == POLITE_INTERVAL == 30
@@ -696,11 +766,12 @@ def test_apprise_config_file_permissions_are_checked(tmp_path: Path) -> None:
 
 
 def test_world_readable_config_is_warned_about(tmp_path: Path) -> None:
+    # This file has no [notify] url: "may hold", not "holds", so the warning stays true.
     path = write(tmp_path, WATCH, mode=0o644)
     config = load_config(path)
     assert config.warnings[0] == (
-        f"{path} can be read by other users of this machine and holds notification secrets; "
-        f"make it private with: chmod 600 {path}"
+        f"{path} can be read by other users of this machine and may hold secrets "
+        f"(notification URLs); make it private with: chmod 600 {path}"
     )
 
 
@@ -785,3 +856,14 @@ def test_config_type_is_usable_directly() -> None:
     config = Config(watches=(Watch(name="sim", url=SIM, calendars=("3.1",)),))  # type: ignore[arg-type]
     assert config.watches[0].calendars[0].label == "3.1"
     assert config.monitor.interval == 300
+
+
+def test_readme_gives_the_codes_min_spacing_default() -> None:
+    """The README once said 1 s while the code (and config.example.toml) said 2 s."""
+    default = MonitorSettings.model_fields["min_spacing"].default
+    text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"at least `min_spacing` apart (default {default:g} s)" in text
+    assert f"at least {default:g} s (`min_spacing`) apart" in text
+    assert f'min_spacing = "{default:g}s"' in (REPO / "config.example.toml").read_text(
+        encoding="utf-8"
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.durations import DURATION_HELP, format_duration, parse_duration
+from monitor.durations import DURATION_HELP, MAX_DURATION, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -111,3 +112,21 @@ def test_format_round_trips(seconds: int) -> None:
 @given(st.floats(min_value=0, max_value=10**6, allow_nan=False))
 def test_format_round_trips_to_the_millisecond(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, abs=0.0006)
+
+
+@pytest.mark.parametrize(
+    "value", ["100000000d", "3651d", "3650d1s", "9" * 400, 3650 * 86400 + 1, 10**400, math.inf]
+)
+def test_too_long_is_refused_before_it_can_overflow_a_date(value: str | float) -> None:
+    """A typo like "100000000d" once passed, then overflowed datetime arithmetic at run time
+    ("this is a bug", exit 1); it is a sentence now, at parse time."""
+    with pytest.raises(ValueError, match=r'too long: a duration is at most "3650d"') as info:
+        parse_duration(value)
+    assert DURATION_HELP in str(info.value)
+
+
+def test_the_longest_duration_still_fits_in_a_date() -> None:
+    assert parse_duration("3650d") == MAX_DURATION
+    # Far beyond any setting, yet a date this century plus or minus it stays representable.
+    now = datetime(2099, 12, 31, tzinfo=UTC)
+    assert now + timedelta(seconds=MAX_DURATION) > now > now - timedelta(seconds=MAX_DURATION)

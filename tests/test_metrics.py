@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.events import Event
-from monitor.metrics import Metrics, NoMetrics
+from monitor.metrics import Metrics, MetricsAddressError, NoMetrics
 from monitor.observation import Observation, Status
 from monitor.sim import SimPrefecture
 from monitor.store import StoreError
@@ -128,12 +128,23 @@ def test_a_taken_port_is_a_sentence_and_close_releases_the_port() -> None:
     first.serve("127.0.0.1", port)
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 200
-        with pytest.raises(MonitorError, match=f"Cannot serve metrics on 127.0.0.1:{port}"):
+        with pytest.raises(MonitorError, match=f"Cannot serve metrics on 127.0.0.1:{port}") as info:
             Metrics().serve("127.0.0.1", port)
+        # The user's to fix (another port, or stop the other program): exit 2, which
+        # systemd does not retry every 30 s.
+        assert isinstance(info.value, MetricsAddressError | UsageError)
+        assert "already listens on port" in str(info.value)
     finally:
         first.close()
     assert port_is_free(port)
     first.close()  # idempotent
+
+
+def test_an_address_this_machine_does_not_have_says_so() -> None:
+    """192.0.2.1 is reserved for documentation (RFC 5737): no machine has it, and binding
+    to it sends nothing over the network."""
+    with pytest.raises(MetricsAddressError, match=r"this machine has no address 192\.0\.2\.1"):
+        Metrics().serve("192.0.2.1", free_port())
 
 
 def test_daemon_serves_metrics_and_releases_the_port_on_stop(

@@ -273,6 +273,30 @@ def test_bad_since_is_a_usage_error_in_one_paragraph(run: Run, cli) -> None:
         assert len(errors) == 1 and "Traceback" not in result.err
 
 
+@pytest.mark.parametrize(
+    ("since", "why"),
+    [
+        ("100000000d", 'goes back too far: a duration is at most "3650d"'),
+        ("0001-01-01", "is out of range"),  # midnight in Paris is before year 1 in UTC
+        ("9999-12-31T23:59-12:00", "is out of range"),
+    ],
+)
+def test_since_beyond_what_a_date_can_hold_is_a_usage_error(
+    tmp_path: Path, write_config, cli, since: str, why: str
+) -> None:
+    """These once escaped as OverflowError: "this is a bug", exit 1."""
+    config = write_config(
+        [{"name": "Renouvellement", "url": "http://127.0.0.1:9/booking/create/29396"}],
+        monitor={"state_dir": str(tmp_path / "state")},
+    )
+    for command in ("history", "stats"):
+        result = cli(command, "-c", str(config), "--since", since)
+        assert result.code == 2, result.err
+        assert f'--since "{since}" {why}' in result.err and '"7d"' in result.err
+        errors = [e for e in result.err.splitlines() if not e.startswith("rdv-monitor: warning")]
+        assert len(errors) == 1 and "bug" not in result.err
+
+
 def test_commands_before_the_monitor_ever_ran(tmp_path: Path, write_config, cli) -> None:
     state_dir = tmp_path / "nothing-yet"
     config = write_config(
@@ -410,9 +434,10 @@ def test_parse_since_takes_durations_dates_and_all() -> None:
     assert parse_since("2026-11-01", now, PARIS).at == local_midnight
     assert parse_since("2026-11-01T08:00", now, PARIS).at == local_midnight + timedelta(hours=8)
     assert parse_since("all", now, PARIS).at is None
-    for bad in ("last week", "2026-13-01", "2026-12-01", ""):
+    for bad in ("last week", "2026-13-01", "2026-12-01", "", "100000000d", "0001-01-01"):
         with pytest.raises(ValueError, match="--since"):
             parse_since(bad, now, PARIS)
+    assert parse_since("3650d", now, PARIS).at == now - timedelta(days=3650)
 
 
 def test_daily_table_shows_days_without_checks() -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from monitor import store as store_module
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.observation import Observation, Status
-from monitor.store import DB_NAME, Store, StoreError
+from monitor.store import DB_NAME, StateError, Store, StoreError
 from monitor.transitions import EpisodeKind
 
 T0 = datetime(2026, 12, 7, 7, 0, 14, tzinfo=UTC)
@@ -99,17 +99,43 @@ def test_open_accepts_a_database_file(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_a_database_is_refused(state_dir: Path) -> None:
     state_dir.mkdir()
-    (state_dir / DB_NAME).write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=r"Cannot open the state database .* move it away"):
+    db = state_dir / DB_NAME
+    db.write_bytes(b"this is not sqlite" * 100)
+    expected = rf"Cannot open the state database .* Move it away \(mv {db} {db}\.broken\)"
+    with pytest.raises(StateError, match=expected) as info:
         Store.open(state_dir)
+    # Only the user can fix it: a usage error (exit 2, not retried by systemd), and still
+    # a StoreError for code that handles "the state is unusable".
+    assert isinstance(info.value, UsageError) and isinstance(info.value, StoreError)
+    with pytest.raises(StateError, match=r"Cannot read the state database .* Move it away"):
+        Store.open_readonly(state_dir)
+
+
+def test_a_lock_held_too_long_at_open_stays_a_plain_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock may be released by the time systemd retries: exit 1, not a usage error."""
+    path = tmp_path / DB_NAME
+    holder = sqlite3.connect(path, isolation_level=None)  # rollback journal, not WAL
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.05)
+    try:
+        with pytest.raises(StoreError, match="database is locked") as info:
+            Store.open(tmp_path)
+        assert not isinstance(info.value, UsageError)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 def test_closed_store_says_so(state_dir: Path) -> None:
     s = Store.open(state_dir)
     s.close()
     s.close()  # idempotent
-    with pytest.raises(StoreError, match="closed"):
+    with pytest.raises(StoreError, match="closed") as info:
         s.events_after(0)
+    assert not isinstance(info.value, UsageError)  # a failure at run time: exit 1
 
 
 # --------------------------------------------------------------------------- recording
@@ -467,9 +493,9 @@ def test_a_newer_database_is_refused_with_a_sentence(state_dir: Path) -> None:
         r"was written by a newer rdv-monitor \(schema version 7; "
         rf"this one knows up to {CURRENT}\)\. Upgrade rdv-monitor"
     )
-    with pytest.raises(StoreError, match=expected) as info:
+    with pytest.raises(StateError, match=expected) as info:
         Store.open(state_dir)
-    assert isinstance(info.value, MonitorError)
+    assert isinstance(info.value, MonitorError) and isinstance(info.value, UsageError)
     with pytest.raises(StoreError, match=expected):
         Store.open_readonly(state_dir)
     db = raw(state_dir / DB_NAME)

@@ -538,3 +538,15 @@ def test_daemon_runs_as_the_unit_runs_it(
     # MemoryDenyWriteExecute=; "allowed": a kernel older than 6.3, not checked.
     assert probe.stdout.strip() in {"refused", "allowed"}, probe.stderr
     record_property("memory_deny_write_execute", probe.stdout.strip() == "refused")
+
+
+def test_it_starts_once_the_network_is_up_and_the_clock_is_synchronised(unit):
+    """A Raspberry Pi has no battery-backed clock: NTP steps its time after boot, so
+    checks recorded and planned before would carry wrong times. time-sync.target is only
+    ordered against, never pulled in: systemd.special(7) says services needing accurate
+    time "should be ordered after this unit, but not pull it in" (the NTP service does)."""
+    after = " ".join(unit.get("Unit.After", [])).split()
+    wants = " ".join(unit.get("Unit.Wants", [])).split()
+    assert "time-sync.target" in after and "network-online.target" in after
+    assert "network-online.target" in wants
+    assert "time-sync.target" not in wants
