@@ -205,10 +205,10 @@ def _open_state(config: Config, path: str) -> Store | None:
     from monitor.store import DB_NAME, Store
 
     state_dir = resolve_state_dir(config)
-    if not (state_dir / DB_NAME).is_file():
+    if not state_dir.exists() or (state_dir.is_dir() and not (state_dir / DB_NAME).exists()):
         print(no_state_sentence(state_dir, path))
         return None
-    return Store.open_readonly(state_dir)
+    return Store.open_readonly(state_dir)  # anything else unusable: StateError, exit 2
 
 
 def _colour() -> bool:
