@@ -90,7 +90,7 @@ from http import HTTPStatus
 from typing import Protocol
 
 from monitor.observation import Status, Verdict
-from monitor.page import Page, parse_page, squash
+from monitor.page import Page, header, parse_page, squash
 
 __all__ = [
     "CLOSED_MESSAGE",
@@ -552,23 +552,13 @@ def _reason(code: int) -> str:
         return str(code)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    try:
-        for key, value in headers.items():
-            if str(key).lower() == name:
-                return str(value)
-    except Exception:
-        return None
-    return None
-
-
 def _decide(code: int, headers: Mapping[str, str], page: Page) -> Verdict:
     if not 100 <= code <= 599:
         return Verdict(Status.UNKNOWN, f"The server answered with an invalid HTTP status ({code}).")
     if code < 200:
         return Verdict(Status.UNKNOWN, f"The server answered {_reason(code)}, not a page.")
     if 300 <= code < 400:
-        target = _header(headers, "location")
+        target = header(headers, "location")
         where = f" to {_quote(target)}" if target else ""
         return Verdict(
             Status.UNKNOWN,

@@ -17,7 +17,7 @@ from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser
 
-__all__ = ["Page", "decode_body", "parse_page", "squash"]
+__all__ = ["Page", "decode_body", "header", "parse_page", "squash"]
 
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -42,7 +42,7 @@ def decode_body(headers: Mapping[str, str], body: bytes) -> str:
     Never raises: undecodable bytes become U+FFFD.
     """
     declared = None
-    content_type = _header(headers, "content-type")
+    content_type = header(headers, "content-type")
     if content_type and (m := _CHARSET_IN_HEADER.search(content_type)):
         declared = _codec(m.group(1))
     if declared is None and (m := _CHARSET_IN_META.search(body[:4096])):
@@ -60,13 +60,23 @@ def decode_body(headers: Mapping[str, str], body: bytes) -> str:
         return body.decode("cp1252", errors="replace")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, val in headers.items():
-        if key.lower() == name:
-            return val
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name`` (lower case), whatever the case of the key; never raises.
+
+    The one lookup shared by the page decoder and the classifier. ``headers`` may
+    be an :class:`httpx.Headers` (case-insensitive already) or a plain dict from a
+    test or a hostile source, so it is scanned by hand and anything odd in it
+    counts as "no such header" rather than an exception out of the classifier.
+    """
+    try:
+        value = headers.get(name)
+        if value is not None:
+            return str(value)
+        for key, val in headers.items():
+            if str(key).lower() == name:
+                return str(val)
+    except Exception:
+        return None
     return None
 
 
