@@ -3,8 +3,15 @@
 :class:`HostGate` serialises requests per host (never two at once to one
 site) and keeps a minimum spacing between them. :class:`Fetcher` walks a
 browser-like exchange: cookie jar, ``Location`` headers followed on the same
-host only, a total time-out, and a streamed body cap so a huge or endless
-response is cut instead of loaded into memory.
+site only, a time-out on the exchange itself, and a streamed body cap so a
+huge or endless response is cut instead of loaded into memory.
+
+Every URL is checked before it is requested (:func:`checked_url`): a page is
+written by someone else, so a form ``action`` or a ``Location`` may be
+anything (``javascript:``, port 99999, an unclosed ``[``). Once confined to a
+booking (:meth:`Fetcher.confine_to`), a fetcher refuses any other
+:class:`Origin`: the session cookie and the form token belong to that site,
+and an answer from elsewhere says nothing about its calendars.
 """
 
 from __future__ import annotations
@@ -22,9 +29,21 @@ import httpx
 from monitor import USER_AGENT
 from monitor.errors import FetchError, ResponseTooLarge
 
-__all__ = ["Fetcher", "HostGate", "Response", "is_loopback_host", "retry_after_seconds"]
+__all__ = [
+    "Fetcher",
+    "HostGate",
+    "Origin",
+    "Response",
+    "checked_url",
+    "is_loopback_host",
+    "retry_after_seconds",
+]
 
 MAX_REDIRECTS = 10
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SHOWN_URL = 100
+"""Characters of a refused URL quoted in a message (it comes from a page, so it may be huge)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -38,9 +57,73 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def checked_url(url: str) -> httpx.URL:
+    """``url`` parsed, if it is one rdv-monitor may request; else :class:`FetchError` ``bad_url``.
+
+    Only http and https, with a host and a port in 1–65535. Anything else would
+    make httpx (or :func:`urllib.parse.urljoin`) raise something other than a
+    :class:`FetchError`, or send a request nobody meant, so it is refused here,
+    before the request exists.
+    """
+    shown = _shown(url)
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise FetchError(
+            f"{shown} is not a valid web address ({_reason(exc)}).", kind="bad_url", url=url
+        ) from None
+    if parsed.scheme not in _DEFAULT_PORTS:
+        scheme = f"{parsed.scheme}:" if parsed.scheme else "no scheme"
+        raise FetchError(
+            f"{shown} is not a web page address ({scheme}); only http and https are requested.",
+            kind="bad_url",
+            url=url,
+        )
+    if not parsed.host:
+        raise FetchError(f"{shown} names no host.", kind="bad_url", url=url)
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise FetchError(
+            f"{shown} has an impossible port ({parsed.port}).", kind="bad_url", url=url
+        )
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Scheme, host and port: what makes two URLs the same site (RFC 6454)."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: httpx.URL) -> Origin:
+        """The origin of a URL that passed :func:`checked_url` (default ports made explicit)."""
+        return cls(url.scheme, url.host.lower(), url.port or _DEFAULT_PORTS[url.scheme])
+
+    def admits(self, other: Origin) -> bool:
+        """True if a request to ``other`` stays on this site.
+
+        The same origin, or the same host upgraded from http to https (sites
+        redirect to https; the upgrade loses nothing). Never a downgrade to
+        http, another port or another host: that is another site, or an
+        attacker's page, and our session must not travel there.
+        """
+        if other == self:
+            return True
+        if other.host != self.host or (self.scheme, other.scheme) != ("http", "https"):
+            return False
+        return other.port == self.port or (self.port, other.port) == (80, 443)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self.port == _DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
+        return f"{self.scheme}://{host}{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A complete HTTP response, after same-host redirects were followed."""
+    """A complete HTTP response, after same-site redirects were followed."""
 
     url: str
     """The URL that produced this response (after redirects)."""
@@ -48,9 +131,28 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     elapsed: float
-    """Seconds for the whole exchange, redirects included."""
+    """Seconds spent exchanging with the site, redirects included; not the time spent
+    waiting for our turn at the :class:`HostGate` (that is our politeness, not the site's
+    speed)."""
     hops: int = 1
     """HTTP requests this exchange took (1 + redirects followed)."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    """The time-out of one exchange, spent only while a request is in flight.
+
+    Waiting for the :class:`HostGate` does not count: with two watches on one
+    slow prefecture, the second would otherwise time out without having sent
+    anything, and a polite queue would look like a site that is down.
+    """
+
+    limit: float
+    spent: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.limit - self.spent
 
 
 @dataclass
@@ -122,7 +224,8 @@ class Fetcher:
     """A cookie-keeping HTTP client for one site session (one booking).
 
     Create one per adapter: the cookie jar is the session. Share one
-    :class:`HostGate` between all fetchers of a process.
+    :class:`HostGate` between all fetchers of a process. The adapter confines
+    it to its booking's site (:meth:`confine_to`).
     """
 
     def __init__(
@@ -140,11 +243,15 @@ class Fetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.requests_made = 0
+        self.busy_seconds = 0.0
+        """Seconds spent exchanging with the site so far (queueing at the gate excluded)."""
+        self._site: Origin | None = None
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=verify,
             transport=transport,
+            event_hooks={"response": [_tame_location]},
             headers={
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
@@ -156,9 +263,20 @@ class Fetcher:
     def cookies(self) -> httpx.Cookies:
         return self._client.cookies
 
-    def forget_session(self) -> None:
-        """Drop every cookie: the next request starts a fresh site session."""
-        self._client.cookies.clear()
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` ran: the connections are gone."""
+        return self._client.is_closed
+
+    def confine_to(self, url: str) -> None:
+        """From now on, request nothing outside the site of ``url`` (redirects included).
+
+        A second guard behind the adapter's own check of each form ``action``:
+        whatever a page says, the session cookie and the form token never
+        leave the booking's site. Raises :class:`FetchError` ``bad_url`` if
+        ``url`` is not requestable.
+        """
+        self._site = Origin.of(checked_url(url))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -181,72 +299,79 @@ class Fetcher:
         url: str,
         data: Mapping[str, str] | list[tuple[str, str]] | None = None,
     ) -> Response:
-        """Perform one exchange; follows same-host redirects as a browser would.
+        """Perform one exchange; follows same-site redirects as a browser would.
 
-        Raises :class:`FetchError` (``timeout``, ``connect``, ``protocol``,
-        ``redirect``) or :class:`ResponseTooLarge`; never an httpx exception.
+        The time-out bounds the time spent exchanging with the site (every
+        hop together), not the wait for our turn at the gate. Raises
+        :class:`FetchError` (``bad_url``, ``off_site``, ``redirect``,
+        ``timeout``, ``connect``, ``protocol``) or :class:`ResponseTooLarge`;
+        never an httpx exception.
         """
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await self._exchange(method, url, data, started)
-        except TimeoutError:
+        target = checked_url(url)
+        origin = Origin.of(target)
+        site = self._site or origin
+        if not site.admits(origin):
             raise FetchError(
-                f"No complete answer from {_host(url)} within {self.timeout:g} s.",
-                kind="timeout",
+                f"Refused to send a request to another site ({origin}): "
+                f"this session belongs to {site}.",
+                kind="off_site",
                 url=url,
-            ) from None
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        data: Mapping[str, str] | list[tuple[str, str]] | None,
-        started: float,
-    ) -> Response:
-        origin = httpx.URL(url).host
+            )
+        budget = _Budget(self.timeout)
         hops = 0
         while True:
             hops += 1
-            status, headers, body = await self._one(method, url, data)
+            status, headers, body = await self._one(method, url, target, data, budget)
             location = headers.get("location")
-            if status not in (301, 302, 303, 307, 308) or not location:
-                return Response(url, status, headers, body, time.monotonic() - started, hops)
+            if status not in _REDIRECT_CODES or not location:
+                return Response(url, status, headers, body, budget.spent, hops)
             if hops > MAX_REDIRECTS:
                 raise FetchError(
-                    f"{_host(url)} redirected more than {MAX_REDIRECTS} times in a row.",
+                    f"{target.host} redirected more than {MAX_REDIRECTS} times in a row.",
                     kind="redirect",
                     url=url,
                 )
-            target = urljoin(url, location.strip())
-            target_host = httpx.URL(target).host
-            if target_host != origin:
-                raise FetchError(
-                    f"The booking page redirected to another site ({target_host}); "
-                    "it may have moved: open it in a browser and update the watch's url.",
-                    kind="redirect",
-                    url=url,
-                )
+            url, target = self._redirect_target(url, location, site)
             if status in (301, 302, 303) and method == "POST":
                 method, data = "GET", None  # what every browser does after a form POST
-            url = target
+
+    def _redirect_target(self, url: str, location: str, site: Origin) -> tuple[str, httpx.URL]:
+        """Where ``Location`` sends us from ``url``, if it is a URL on ``site``; else FetchError."""
+        joined, target = _resolve_location(url, location)
+        if site.admits(Origin.of(target)):
+            return joined, target
+        raise FetchError(
+            f"The booking page redirected to another site ({Origin.of(target)}); "
+            "it may have moved: open it in a browser and update the watch's url.",
+            kind="redirect",
+            url=url,
+        )
 
     async def _one(
         self,
         method: str,
         url: str,
+        target: httpx.URL,
         data: Mapping[str, str] | list[tuple[str, str]] | None,
+        budget: _Budget,
     ) -> tuple[int, httpx.Headers, bytes]:
-        host = _host(url)
+        """One HTTP request, sent once our turn at the gate has come; the budget runs from then."""
+        host = target.host
         async with self.gate.turn(host):
+            if budget.left <= 0:
+                raise self._timed_out(url, host)
             self.requests_made += 1
+            started = time.monotonic()
             try:
-                request = self._client.build_request(method, url, **_form_body(data))
-                response = await self._client.send(request, stream=True)
-                try:
-                    body = await self._read_capped(response, url)
-                finally:
-                    await response.aclose()
+                async with asyncio.timeout(budget.left):
+                    request = self._client.build_request(method, target, **_form_body(data))
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        body = await self._read_capped(response, url)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise self._timed_out(url, host) from None
             except httpx.TimeoutException:
                 raise FetchError(
                     f"{host} did not answer in time.", kind="timeout", url=url
@@ -265,7 +390,16 @@ class Fetcher:
                 raise FetchError(
                     f"HTTP error talking to {host}: {_reason(exc)}.", kind="protocol", url=url
                 ) from None
+            finally:
+                spent = time.monotonic() - started
+                budget.spent += spent
+                self.busy_seconds += spent
         return response.status_code, response.headers, body
+
+    def _timed_out(self, url: str, host: str) -> FetchError:
+        return FetchError(
+            f"No complete answer from {host} within {self.timeout:g} s.", kind="timeout", url=url
+        )
 
     async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
         declared = response.headers.get("content-length", "")
@@ -290,6 +424,38 @@ class Fetcher:
         )
 
 
+async def _tame_location(response: httpx.Response) -> None:
+    """Response hook: resolve a redirect's ``Location`` before httpx does.
+
+    httpx prepares the next request of every redirect, even one it is told
+    not to follow, and a hostile ``Location`` makes that raise from inside
+    ``send()`` (``InvalidURL``, ``IDNAError``, a protocol error…). Checked
+    here, an unusable one becomes a :class:`FetchError` ``redirect``, and a
+    usable one is replaced by the absolute URL it means, which httpx then
+    parses without surprise. Whether it is followed is decided later, by the
+    same-site rule of :meth:`Fetcher.request`.
+    """
+    if response.has_redirect_location:
+        joined, _ = _resolve_location(str(response.request.url), response.headers["location"])
+        response.headers["location"] = joined
+
+
+def _resolve_location(base: str, location: str) -> tuple[str, httpx.URL]:
+    """The absolute URL ``location`` means from ``base``, checked; FetchError if unusable."""
+    try:
+        joined = urljoin(base, location.strip())
+        return joined, checked_url(joined)
+    except ValueError as exc:  # urljoin: "Invalid IPv6 URL" and the like
+        reason = _reason(exc)
+    except FetchError as exc:
+        reason = str(exc)
+    raise FetchError(
+        f"The booking page redirected to an address that cannot be followed: {reason}",
+        kind="redirect",
+        url=base,
+    )
+
+
 def _form_body(data: Mapping[str, str] | list[tuple[str, str]] | None) -> dict[str, object]:
     """Encode a form as a browser does: fields in page order, repeated names kept."""
     if data is None:
@@ -306,6 +472,12 @@ def _host(url: str) -> str:
         return httpx.URL(url).host or url
     except httpx.InvalidURL:
         return url
+
+
+def _shown(url: str) -> str:
+    """A URL from a page, quoted and cut to a length fit for a one-line message."""
+    text = repr(url)
+    return text if len(text) <= _SHOWN_URL else f"{text[: _SHOWN_URL - 1]}…"
 
 
 def _reason(exc: BaseException) -> str:

@@ -69,6 +69,9 @@ class SiteAdapter(ABC):
         self.url = url
         self.fetcher = fetcher
         self.clock = clock
+        # The fetcher is this booking's session: whatever a page asks, it must never
+        # carry our cookie or form token to, or trust an answer from, another site.
+        fetcher.confine_to(url)
 
     @classmethod
     @abstractmethod
@@ -83,8 +86,10 @@ class SiteAdapter(ABC):
     async def check(self, calendar: CalendarSpec | None, *, watch: str) -> Observation:
         """Check one calendar (``None``: the booking's only one) and say what was seen.
 
-        Never raises for anything the site does: time-outs, error pages and
-        surprises all become an :class:`Observation` with the right status.
+        Never raises for anything the site does: time-outs, error pages,
+        hostile addresses and surprises (even a bug of ours set off by a page)
+        all become an :class:`Observation` with the right status, so that one
+        strange page cannot stop the monitoring of every other calendar.
         """
 
 

@@ -12,20 +12,25 @@ Requests per check: the first check of a session walks landing → conditions �
 step 1 → result (5 requests); later checks start at step 1 (3 requests). An
 expired session shows up as the landing page again and is re-established on
 the spot.
+
+Pages are written by someone else, so the adapter trusts none of their
+addresses: it submits a form only to the booking's own site (same scheme,
+host and port, or the https upgrade of its http address), and any surprise,
+even a bug of ours set off by a strange page, ends the check as ``unknown``
+with a detail of bounded size instead of an exception.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, replace
 
 import httpx
 
-from monitor.classify import classify_page
+from monitor.classify import STEP3_TITLE, classify_page
 from monitor.errors import FetchError
-from monitor.http import Response, retry_after_seconds
+from monitor.http import Origin, Response, checked_url, retry_after_seconds
 from monitor.observation import Observation, Status, Verdict
 from monitor.page import Page, parse_page, squash
 from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter, register
@@ -36,11 +41,23 @@ __all__ = ["EzBookingAdapter"]
 log = logging.getLogger(__name__)
 
 _BOOKING_PATH = re.compile(r"^(?P<prefix>.*?)/booking/create/(?P<id>\d+)(?:/\d+)*/?$")
-_STEP3 = squash("Description de la nature du rendez-vous")
+_STEP3 = squash(STEP3_TITLE)
 WEEKS_AHEAD = 4
 """Weeks of the planning table read, at most, to find the first free slot's date."""
 MAX_PAGES = 8
 """Pages one check may walk through; more means the site is sending us in circles."""
+MAX_DETAIL = 1000
+"""Characters of an observation's detail, at most. It is stored with every check,
+put in events and logs, and it may quote a page: a hostile page must not make it huge."""
+MAX_LISTED_CALENDARS = 20
+"""Calendars named in a "no such calendar" detail; the rest are counted."""
+MAX_LABEL = 120
+"""Characters of one calendar label quoted in a detail."""
+MAX_LISTED_CHARS = 700
+"""Characters of that list, at most, so that the advice after it fits in :data:`MAX_DETAIL`."""
+_SINGLE_CALENDAR = "(This booking has a single calendar; it answered for it.)"
+_UNKNOWN_ON_FETCH_ERROR = frozenset({"redirect", "bad_url", "off_site"})
+"""FetchError kinds that say "the site sent us somewhere we will not go", not "it is down"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +89,11 @@ class EzBookingAdapter(SiteAdapter):
             raise ValueError(f"not a booking-module URL: {self.url}")
         self.booking_id = match["id"]
         self._origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+        self._site = Origin.of(parsed)
         self._prefix = match["prefix"]
         self._choice_url: str | None = None
         self._calendars: tuple[CalendarInfo, ...] = ()
+        self._reported: set[type[BaseException]] = set()
 
     @property
     def calendars(self) -> tuple[CalendarInfo, ...]:
@@ -95,32 +114,65 @@ class EzBookingAdapter(SiteAdapter):
 
     async def check(self, calendar: CalendarSpec | None, *, watch: str) -> Observation:
         checked_at = self.clock()
-        started = time.monotonic()
+        busy = self.fetcher.busy_seconds
         try:
-            outcome = await self._walk(calendar)
-            if outcome.verdict.status is Status.AVAILABLE and not outcome.verdict.slots:
-                outcome = await self._read_slot_dates(outcome)
-        except FetchError as exc:
-            status = Status.UNKNOWN if exc.kind == "redirect" else Status.DOWN
-            outcome = _Outcome(None, None, Verdict(status, str(exc)))
+            outcome = await self._look(calendar)
+            response = outcome.response
+            retry_after = retry_after_seconds(response.headers) if response else None
+        except Exception as exc:  # the last guard: see SiteAdapter.check
+            outcome, retry_after = _Outcome(None, None, self._failed(exc, calendar)), None
         verdict = outcome.verdict
         response = outcome.response
-        detail = f"{verdict.detail} {outcome.note}".strip()
         return Observation(
             watch=watch,
             calendar=calendar.display if calendar is not None else "",
             status=verdict.status,
             url=self.url,
-            detail=detail,
+            detail=_capped(f"{verdict.detail} {outcome.note}".strip()),
             checked_at=checked_at,
-            elapsed_ms=round((time.monotonic() - started) * 1000),
+            # The site's time, not our politeness: queueing at the gate is not counted.
+            elapsed_ms=round((self.fetcher.busy_seconds - busy) * 1000),
             http_status=response.status if response else None,
             planning_id=outcome.choice.value if outcome.choice else None,
             label=outcome.choice.label if outcome.choice else None,
             slots=verdict.slots,
             slot_count=verdict.slot_count,
-            retry_after=retry_after_seconds(response.headers) if response else None,
+            retry_after=retry_after,
             page=response.body if response and verdict.status is Status.UNKNOWN else None,
+        )
+
+    async def _look(self, calendar: CalendarSpec | None) -> _Outcome:
+        """Walk to the answer for ``calendar`` and read its slot dates; HTTP failures included."""
+        try:
+            outcome = await self._walk(calendar)
+            if outcome.verdict.status is Status.AVAILABLE and not outcome.verdict.slots:
+                outcome = await self._read_slot_dates(outcome)
+        except FetchError as exc:
+            status = Status.UNKNOWN if exc.kind in _UNKNOWN_ON_FETCH_ERROR else Status.DOWN
+            outcome = _Outcome(None, None, Verdict(status, str(exc)))
+        return outcome
+
+    def _failed(self, exc: Exception, calendar: CalendarSpec | None) -> Verdict:
+        """An unexpected exception as an ``unknown`` verdict; its traceback logged once per type.
+
+        Whatever raised, the page that set it off is still there at the next
+        check: a traceback every interval would bury the log, one is enough
+        to report the bug.
+        """
+        name = type(exc).__name__
+        what = calendar.display if calendar is not None else "its calendar"
+        if type(exc) not in self._reported:
+            self._reported.add(type(exc))
+            log.warning(
+                "%s: %s while checking %s; reported as unknown", self.url, name, what, exc_info=exc
+            )
+        else:
+            log.debug("%s: %s again while checking %s", self.url, name, what)
+        return Verdict(
+            Status.UNKNOWN,
+            f"rdv-monitor could not read the site's answer ({name}); nothing is known about "
+            "this calendar. This is a bug of rdv-monitor set off by an unusual page: please "
+            "report it with the log.",
         )
 
     async def _walk(
@@ -131,23 +183,33 @@ class EzBookingAdapter(SiteAdapter):
         choice: Choice | None = None
         conditions_sent = 0
         saw_choice = False
+        restarted = False
         for _ in range(MAX_PAGES):
             page = parse_page(response.headers, response.body)
             verdict = classify_page(response.status, response.headers, page)
             form = find_booking_form(page, response.url)
             if verdict.status is not Status.UNKNOWN or response.status != 200 or form is None:
-                note = ""
-                if (
-                    not saw_choice
-                    and calendar is not None
-                    and verdict.status
-                    in (
-                        Status.FULL,
-                        Status.AVAILABLE,
-                    )
-                ):
-                    note = "(This booking has a single calendar; it answered for it.)"
+                unasked = (
+                    calendar is not None
+                    and not saw_choice
+                    and verdict.status in (Status.FULL, Status.AVAILABLE)
+                )
+                if unasked and self._calendars:
+                    # The booking has a calendar choice, yet it answered without one: the
+                    # session still holds an earlier choice (another calendar's, perhaps).
+                    if restarted:
+                        return _Outcome(response, page, _unasked(len(self._calendars), verdict))
+                    log.info("%s: answered without the calendar choice; starting over", self.url)
+                    restarted = True
+                    self._choice_url = None
+                    response = await self.fetcher.get(self.url)
+                    continue
+                note = _SINGLE_CALENDAR if unasked else ""
                 return _Outcome(response, page, verdict, choice, note)
+
+            refusal = self._refusal(form.action)
+            if refusal is not None:
+                return _Outcome(response, page, Verdict(Status.UNKNOWN, refusal, verdict.step))
 
             if form.has_field("condition"):
                 if conditions_sent == 2:
@@ -199,6 +261,25 @@ class EzBookingAdapter(SiteAdapter):
             choice,
         )
 
+    def _refusal(self, url: str) -> str | None:
+        """Why a form must not be submitted to ``url``, or None if it is on the booking's site.
+
+        The first guard (the fetcher confined to the site is the second): a
+        page that points its form elsewhere, by mistake or by tampering, must
+        not get our session's form token, and its answer would say nothing
+        about this booking's calendars.
+        """
+        try:
+            target = Origin.of(checked_url(url))
+        except FetchError as exc:
+            return f"The booking form points to an address rdv-monitor will not open: {exc}"
+        if self._site.admits(target):
+            return None
+        return (
+            f"The booking form posts to another site ({target}): nothing was sent there. "
+            f"The page may have been altered or the booking moved; open {self.url} in a browser."
+        )
+
     async def _read_slot_dates(self, found: _Outcome) -> _Outcome:
         """From a "slots exist" page, go on to the week table to read the dates. Never books.
 
@@ -212,7 +293,11 @@ class EzBookingAdapter(SiteAdapter):
             and _STEP3 in squash(found.verdict.step or "")
         ):
             form = find_booking_form(found.page, found.response.url)
-            if form is not None and form.has_button("nextButton"):
+            if (
+                form is not None
+                and form.has_button("nextButton")
+                and self._refusal(form.action) is None
+            ):
                 step4 = await self._submit(form)
                 verdict = _classify(step4)
                 if verdict.status is Status.FULL:
@@ -247,7 +332,9 @@ class EzBookingAdapter(SiteAdapter):
         return await self.fetcher.get(str(httpx.URL(form.action, params=data)))
 
     def _remember(self, radios: tuple[Choice, ...], url: str) -> None:
-        self._choice_url = url
+        """Keep step 1 as the next check's entry point, and the calendars it offers."""
+        if self._refusal(url) is None:  # never an entry point off the booking's site
+            self._choice_url = url
         calendars = tuple(CalendarInfo(c.value, c.label) for c in radios)
         if self._calendars and calendars != self._calendars:
             log.info("%s: the calendar list on step 1 changed; using the new one", self.url)
@@ -275,8 +362,19 @@ def _pick(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Choice |
     return next((c for c in radios if calendar.matches(c.label)), None)
 
 
+def _unasked(calendars: int, verdict: Verdict) -> Verdict:
+    """The site answers a calendar question nobody asked: it cannot be told whose answer it is."""
+    return Verdict(
+        Status.UNKNOWN,
+        f"The site answered without asking which calendar (it offers {calendars}), even after "
+        "starting over from its first page; the answer may be another calendar's, so it is "
+        "not reported as this one's.",
+        verdict.step,
+    )
+
+
 def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Verdict:
-    offered = "; ".join(f"{c.label} (planning {c.value})" for c in radios)
+    offered = _offered(radios)
     if calendar is None:
         detail = (
             f"This booking offers {len(radios)} calendars; name the ones to watch in the "
@@ -288,3 +386,26 @@ def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...])
             f"{offered}. Fix the watch's calendars (rdv-monitor discover URL lists them)."
         )
     return Verdict(Status.UNKNOWN, detail, "Choix de la nature du rendez-vous")
+
+
+def _offered(radios: tuple[Choice, ...]) -> str:
+    """The calendars of step 1 for a detail: the first few, labels cut, the rest counted."""
+    shown: list[str] = []
+    size = 0
+    for choice in radios[:MAX_LISTED_CALENDARS]:
+        item = f"{_cut(choice.label, MAX_LABEL)} (planning {_cut(choice.value, 40)})"
+        if shown and size + len(item) > MAX_LISTED_CHARS:
+            break
+        shown.append(item)
+        size += len(item) + 2
+    more = len(radios) - len(shown)
+    return "; ".join(shown) + (f"; … and {more} more" if more else "")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _capped(detail: str) -> str:
+    """An observation's detail, cut to :data:`MAX_DETAIL` characters."""
+    return _cut(detail, MAX_DETAIL)

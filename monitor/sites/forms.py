@@ -84,7 +84,7 @@ def find_booking_form(page: Page, base_url: str) -> Form | None:
 
 def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
     attrs = node.attributes
-    action = urljoin(base_url, (attrs.get("action") or "").strip() or base_url)
+    action = _resolve(base_url, (attrs.get("action") or "").strip())
     method = (attrs.get("method") or "get").strip().upper()
     fields: list[tuple[str, str]] = []
     checkboxes: list[tuple[str, str]] = []
@@ -122,6 +122,21 @@ def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
         else:
             fields.append((name, a.get("value") or ""))
     return Form(action, method, tuple(fields), tuple(checkboxes), tuple(choices), tuple(buttons))
+
+
+def _resolve(base_url: str, action: str) -> str:
+    """``action`` made absolute against the page, as a browser does (empty: the page itself).
+
+    An action that cannot even be joined (``http://[::1``) is returned as
+    written: reading a form never raises, and the adapter refuses to submit
+    to an address that is not a valid URL of the booking's site.
+    """
+    if not action:
+        return base_url
+    try:
+        return urljoin(base_url, action)
+    except ValueError:
+        return action
 
 
 def _labels_by_id(page: Page) -> dict[str, str]:

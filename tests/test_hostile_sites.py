@@ -1,0 +1,507 @@
+"""The adapter and the fetcher against pages written by someone hostile (or careless).
+
+A booking page is someone else's HTML: its form may post to another site, its
+``Location`` may point anywhere, its addresses may not even parse, and it may
+list thousands of calendars. Whatever it does, a check ends in one
+observation of bounded size, nothing is sent off the booking's site, and a
+wait in our own politeness queue never looks like a site that is down.
+
+The site is the simulator's booking module (:class:`monitor.sim.flow.Prefecture`)
+behind an :class:`httpx.MockTransport`, so pages can be altered on the way
+out. Every address is 127.0.0.x, and none is ever connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from monitor.config import CalendarRef
+from monitor.errors import FetchError
+from monitor.http import Fetcher, HostGate, Origin, checked_url
+from monitor.observation import Observation, Status
+from monitor.sim.flow import Prefecture, Request
+from monitor.sim.model import PARIS, State, default_bookings
+from monitor.sites import ezbooking
+from monitor.sites.ezbooking import MAX_DETAIL, EzBookingAdapter
+from tests.conftest import RENEWAL
+
+BASE = "http://127.0.0.1:8080"
+STEP1 = f"/booking/create/{RENEWAL}/1"
+LANDING = f"/booking/create/{RENEWAL}"
+
+Handler = Callable[[httpx.Request], httpx.Response | None]
+
+
+class FakePrefecture:
+    """The simulated booking module as an httpx transport, with hooks to make it misbehave.
+
+    ``answer`` may answer a request instead of the site; ``path_for`` may
+    serve another path than the one asked; ``tamper`` may rewrite a body.
+    Every request is kept in ``seen``, whatever its host.
+    """
+
+    def __init__(self, base: str = BASE) -> None:
+        self.base = base
+        self.site = Prefecture(default_bookings())
+        self.seen: list[httpx.Request] = []
+        self.answer: Handler = lambda request: None
+        self.path_for: Callable[[httpx.Request], str | None] = lambda request: None
+        self.tamper: Callable[[httpx.Request, bytes], bytes] = lambda request, body: body
+        self.transport = httpx.MockTransport(self._handle)
+
+    @property
+    def url(self) -> str:
+        return self.base + LANDING
+
+    def set_state(self, calendar: str, kind: str, **options: object) -> None:
+        booking = self.site.bookings[RENEWAL]
+        booking.resolve(calendar).state = State.make(kind, **options)  # type: ignore[arg-type]
+
+    def planning_id(self, calendar: str) -> str:
+        return str(self.site.bookings[RENEWAL].resolve(calendar).id)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        own = self.answer(request)
+        if own is not None:
+            return own
+        body = request.content.decode("latin-1")
+        cookies = dict(
+            part.strip().partition("=")[::2]
+            for part in request.headers.get("cookie", "").split(";")
+            if "=" in part
+        )
+        reply = self.site.handle(
+            Request(
+                method=request.method,
+                path=self.path_for(request) or request.url.path,
+                form=parse_qs(body, keep_blank_values=True),
+                cookies=cookies,
+                host=request.headers["host"],
+                client_ip="127.0.0.1",
+            )
+        )
+        headers = reply.headers
+        if self.base.startswith("https:"):  # the simulator builds absolute URLs as http://
+            headers = [(k, v.replace("http://", "https://", 1)) for k, v in headers]
+        return httpx.Response(
+            reply.status, headers=headers, content=self.tamper(request, reply.body)
+        )
+
+    def form_action(self, path: str, action: str) -> None:
+        """From now on, the booking form of the page at ``path`` posts to ``action``."""
+
+        def tamper(request: httpx.Request, body: bytes) -> bytes:
+            if request.method != "GET" or request.url.path != path:
+                return body
+            form = rb'(<form id="FormBookingCreate"[^>]*action=")[^"]*'
+            return re.sub(form, lambda m: m[1] + action.encode(), body, count=1)
+
+        self.tamper = tamper
+
+    def foreign(self) -> list[httpx.Request]:
+        """Requests that went anywhere but the booking's own origin."""
+        site = Origin.of(checked_url(self.base))
+        return [r for r in self.seen if Origin.of(r.url) != site]
+
+
+def adapter(fake: FakePrefecture, *, timeout: float = 5.0) -> EzBookingAdapter:
+    fetcher = Fetcher(gate=HostGate(0.0), transport=fake.transport, timeout=timeout)
+    return EzBookingAdapter(fake.url, fetcher)
+
+
+def check(site: EzBookingAdapter, calendar: str | None = "3.1", **ref: object) -> Observation:
+    spec = CalendarRef.model_validate(ref or calendar) if (ref or calendar) else None
+
+    async def run() -> Observation:
+        try:
+            return await site.check(spec, watch="w")
+        finally:
+            await site.fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def check_twice(site: EzBookingAdapter, first: str, then: str, between: Callable[[], None]):
+    async def run() -> tuple[Observation, Observation]:
+        try:
+            one = await site.check(CalendarRef.model_validate(first), watch="w")
+            between()
+            return one, await site.check(CalendarRef.model_validate(then), watch="w")
+        finally:
+            await site.fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def future_slots(*hours: int) -> list[datetime]:
+    base = (datetime.now(PARIS) + timedelta(days=9)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    return [base + timedelta(hours=h) for h in hours]
+
+
+def test_the_fake_prefecture_reads_like_the_simulator() -> None:
+    fake = FakePrefecture()
+    fake.set_state("3.1", "available", slots=future_slots(0, 1))
+    obs = check(adapter(fake))
+    assert obs.status is Status.AVAILABLE, obs.detail
+    assert len(obs.slots) == 2
+    assert obs.planning_id == fake.planning_id("3.1")
+
+
+# ── 1. Forms and redirects stay on the booking's site ────────────────────────
+
+OTHER_SITES = [
+    pytest.param(BASE, "http://127.0.0.2:8080", id="other-host"),
+    pytest.param(BASE, "http://127.0.0.1:9090", id="other-port"),
+    pytest.param(BASE, "https://127.0.0.1:8443", id="https-other-port"),
+    pytest.param("https://127.0.0.1:8443", "http://127.0.0.1:8443", id="downgrade"),
+]
+
+
+@pytest.mark.parametrize(("base", "other"), OTHER_SITES)
+@pytest.mark.parametrize("page", [LANDING, STEP1], ids=["conditions", "calendar-choice"])
+def test_a_form_posting_to_another_site_is_not_submitted(base: str, other: str, page: str) -> None:
+    fake = FakePrefecture(base)
+    fake.form_action(page, f"{other}/collect")
+    site = adapter(fake)
+    obs = check(site)
+    assert obs.status is Status.UNKNOWN
+    assert obs.detail.startswith(f"The booking form posts to another site ({other})"), obs.detail
+    assert fake.foreign() == [], "nothing sent off the site, so no form token either"
+    assert site._choice_url is None or site._choice_url.startswith(base)
+    assert obs.page is not None, "the altered page is kept for diagnosis"
+
+
+def test_an_https_form_on_the_same_host_is_an_upgrade_and_is_followed() -> None:
+    fake = FakePrefecture("http://127.0.0.1")
+    fake.form_action(LANDING, f"https://127.0.0.1{LANDING}")
+    obs = check(adapter(fake))
+    assert obs.status is Status.FULL, obs.detail
+    upgraded = [(r.method, str(r.url)) for r in fake.seen if r.url.scheme == "https"]
+    assert upgraded == [("POST", f"https://127.0.0.1{LANDING}")]
+
+
+def test_the_fetcher_is_the_second_guard() -> None:
+    """Even if an adapter forgot to look, a confined fetcher sends nothing elsewhere."""
+    seen: list[httpx.Request] = []
+    fetcher = Fetcher(
+        gate=HostGate(0.0),
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200)),
+    )
+    fetcher.confine_to(BASE + LANDING)
+    others = ["http://127.0.0.2:8080", "http://127.0.0.1:9090", "https://127.0.0.1:8443"]
+
+    async def run() -> list[FetchError]:
+        errors = []
+        async with fetcher:
+            for other in others:
+                with pytest.raises(FetchError) as caught:
+                    await fetcher.post(f"{other}/collect", {"ezxform_token": "secret"})
+                errors.append(caught.value)
+        return errors
+
+    for other, error in zip(others, asyncio.run(run()), strict=True):
+        assert error.kind == "off_site"
+        assert other in str(error)
+    assert seen == []
+    assert fetcher.requests_made == 0
+
+
+def _redirecting(location: str) -> tuple[Fetcher, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/start":
+            return httpx.Response(302, headers={"Location": location})
+        return httpx.Response(200, text="arrived")
+
+    return Fetcher(gate=HostGate(0.0), transport=httpx.MockTransport(handle)), seen
+
+
+@pytest.mark.parametrize(
+    ("start", "location"),
+    [
+        pytest.param("https://127.0.0.1/start", "http://127.0.0.1/end", id="https-to-http"),
+        pytest.param("http://127.0.0.1:8080/start", "http://127.0.0.1:9090/end", id="port"),
+        pytest.param("http://127.0.0.1/start", "http://127.0.0.2/end", id="host"),
+    ],
+)
+def test_redirects_to_another_origin_are_not_followed(start: str, location: str) -> None:
+    fetcher, seen = _redirecting(location)
+
+    async def run() -> None:
+        async with fetcher:
+            await fetcher.get(start)
+
+    with pytest.raises(FetchError) as caught:
+        asyncio.run(run())
+    assert caught.value.kind == "redirect"
+    assert "another site" in str(caught.value)
+    assert [str(r.url) for r in seen] == [start]
+
+
+def test_a_redirect_upgrading_to_https_on_the_same_host_is_followed() -> None:
+    fetcher, seen = _redirecting("https://127.0.0.1/end")
+    fetcher.confine_to("http://127.0.0.1/start")
+
+    async def run() -> int:
+        async with fetcher:
+            return (await fetcher.get("http://127.0.0.1/start")).status
+
+    assert asyncio.run(run()) == 200
+    assert [str(r.url) for r in seen] == ["http://127.0.0.1/start", "https://127.0.0.1/end"]
+
+
+def test_origins() -> None:
+    def origin(url: str) -> Origin:
+        return Origin.of(checked_url(url))
+
+    site = origin("http://127.0.0.1/booking/create/1")
+    assert site.admits(origin("HTTP://127.0.0.1:80/x"))
+    assert site.admits(origin("https://127.0.0.1/x"))
+    assert not site.admits(origin("https://127.0.0.1:8443/x"))
+    assert not origin("https://127.0.0.1/").admits(origin("http://127.0.0.1/"))
+    assert str(origin("https://[::1]:8443/x")) == "https://[::1]:8443"
+    assert str(site) == "http://127.0.0.1"
+
+
+# ── 2. Hostile addresses end as ``unknown``, never as an exception ───────────
+
+HOSTILE_ACTIONS = [
+    "http://[::1",
+    "http://127.0.0.1:99999/booking/create/29396/1",
+    "http://127.0.0.1:0/x",
+    "javascript:alert(1)",
+    "mailto:someone@example.org",
+    "ftp://127.0.0.1/booking",
+]
+
+
+@pytest.mark.parametrize("action", HOSTILE_ACTIONS)
+def test_hostile_form_actions_are_unknown_not_errors(action: str) -> None:
+    fake = FakePrefecture()
+    fake.form_action(STEP1, action)
+    obs = check(adapter(fake))
+    assert obs.status is Status.UNKNOWN, obs.detail
+    assert "booking form" in obs.detail
+    assert all(r.url.path != STEP1 or r.method == "GET" for r in fake.seen)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://127.0.0.1:99999/x",
+        "http://[::1",
+        "javascript:alert(1)",
+        "http://:8080/x",
+        "http://127.0.0.1/\x00",
+        "https://xn--zz/",
+    ],
+)
+def test_hostile_locations_are_unknown_not_errors(location: str) -> None:
+    fake = FakePrefecture()
+    fake.answer = lambda r: (
+        httpx.Response(302, headers={"Location": location}) if r.url.path == STEP1 else None
+    )
+    obs = check(adapter(fake))
+    assert obs.status is Status.UNKNOWN, obs.detail
+    assert "redirected to" in obs.detail
+
+
+def test_fetcher_refuses_unusable_urls_before_sending() -> None:
+    fetcher = Fetcher(
+        gate=HostGate(0.0), transport=httpx.MockTransport(lambda r: httpx.Response(200))
+    )
+
+    async def run() -> None:
+        async with fetcher:
+            for url in ("http://127.0.0.1:99999/", "mailto:a@b.fr", "http://[::1", "//127.0.0.1/"):
+                with pytest.raises(FetchError) as caught:
+                    await fetcher.get(url)
+                assert caught.value.kind == "bad_url", url
+
+    asyncio.run(run())
+    assert fetcher.requests_made == 0
+
+
+def test_any_unexpected_error_becomes_unknown_and_is_logged_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> None:
+        raise ExceptionGroup("from the depths of a library", [OverflowError("port too big")])
+
+    monkeypatch.setattr(ezbooking, "find_booking_form", broken)
+    site = adapter(FakePrefecture())
+
+    async def run() -> list[Observation]:
+        async with site.fetcher:
+            return [await site.check(CalendarRef.model_validate("3.1"), watch="w") for _ in "ab"]
+
+    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking"):
+        observations = asyncio.run(run())
+    for obs in observations:
+        assert obs.status is Status.UNKNOWN
+        assert "ExceptionGroup" in obs.detail
+        assert obs.calendar == "3.1"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, "one traceback, not one per check"
+    assert warnings[0].exc_info is not None
+
+
+def test_a_transport_that_raises_anything_is_unknown() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise OverflowError("getsockaddrarg: port must be 0-65535.")
+
+    fetcher = Fetcher(gate=HostGate(0.0), transport=httpx.MockTransport(handle))
+    obs = check(EzBookingAdapter(BASE + LANDING, fetcher))
+    assert obs.status is Status.UNKNOWN
+    assert "OverflowError" in obs.detail
+
+
+def test_cancellation_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def cancelled(*args: object) -> None:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(ezbooking, "find_booking_form", cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        check(adapter(FakePrefecture()))
+
+
+# ── 3. Waiting for our turn is not the site being slow ───────────────────────
+
+
+def test_waiting_for_the_gate_does_not_count_against_the_time_out() -> None:
+    """Two watches on one slow prefecture: the second one waits, it does not time out."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.6)
+        return httpx.Response(200, text="ok")
+
+    gate = HostGate(0.0)
+    transport = httpx.MockTransport(slow)
+
+    async def run() -> list[float]:
+        async with (
+            Fetcher(gate=gate, transport=transport, timeout=1.0) as one,
+            Fetcher(gate=gate, transport=transport, timeout=1.0) as two,
+        ):
+            started = time.monotonic()
+            answers = await asyncio.gather(one.get(BASE + "/a"), two.get(BASE + "/b"))
+            assert time.monotonic() - started >= 1.2, "one at a time: the gate held"
+            return [a.elapsed for a in answers]
+
+    elapsed = asyncio.run(run())
+    assert all(0.5 < e < 1.0 for e in elapsed), elapsed
+
+
+def test_the_time_out_still_applies_once_the_turn_is_held() -> None:
+    async def stuck(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200)
+
+    async def run() -> None:
+        async with Fetcher(
+            gate=HostGate(0.0), transport=httpx.MockTransport(stuck), timeout=0.3
+        ) as fetcher:
+            await fetcher.get(BASE + "/a")
+
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        asyncio.run(run())
+    assert caught.value.kind == "timeout"
+    assert time.monotonic() - started < 2
+
+
+# ── 4. One calendar's answer is never reported for another ───────────────────
+
+
+def test_a_result_without_the_calendar_choice_starts_over() -> None:
+    """The warm session jumps from step 1 to the last calendar's result: start again."""
+    fake = FakePrefecture()
+    fake.set_state("3.2", "available", slots=future_slots(0))
+    jumped: list[str] = []
+
+    def jump_once(request: httpx.Request) -> str | None:
+        if request.method == "GET" and request.url.path == STEP1 and not jumped:
+            jumped.append(STEP1)
+            return f"/booking/create/{RENEWAL}/2"  # the session still holds 3.1's choice
+        return None
+
+    site = adapter(fake)
+    first, second = check_twice(site, "3.1", "3.2", lambda: setattr(fake, "path_for", jump_once))
+    assert first.status is Status.FULL
+    assert jumped, "the site did jump"
+    assert second.status is Status.AVAILABLE, second.detail
+    assert second.planning_id == fake.planning_id("3.2")
+    assert "single calendar" not in second.detail
+
+
+def test_a_site_that_never_asks_which_calendar_is_unknown() -> None:
+    fake = FakePrefecture()
+    result = f"/booking/create/{RENEWAL}/2"
+
+    def always_jump(request: httpx.Request) -> str | None:
+        if request.method == "GET" and request.url.path in (STEP1, LANDING):
+            return result
+        return None
+
+    site = adapter(fake)
+    first, second = check_twice(site, "3.1", "3.2", lambda: setattr(fake, "path_for", always_jump))
+    assert first.status is Status.FULL
+    assert second.status is Status.UNKNOWN
+    assert "answered without asking which calendar" in second.detail
+    assert second.planning_id is None
+
+
+# ── 5. Details have a size ───────────────────────────────────────────────────
+
+
+def _many_calendars(count: int, label_size: int) -> bytes:
+    radios = "\n".join(
+        f'<p><input type="radio" name="planning" id="p{i}" value="{i}" />'
+        f'<label for="p{i}">Calendrier 9.{i} - {"x" * label_size}</label></p>'
+        for i in range(count)
+    )
+    return f"""<!DOCTYPE html><html><head><title>Prise de rendez-vous</title></head><body>
+<div id="inner_Booking"><h2>Choix de la nature du rendez-vous</h2>
+<form id="FormBookingCreate" name="create" method="post" action="{STEP1}">
+<input type="hidden" name="ezxform_token" value="t" />
+{radios}
+<input type="submit" name="nextButton" value="Etape suivante" />
+</form></div></body></html>""".encode()
+
+
+def test_thousands_of_calendars_make_a_short_detail() -> None:
+    fake = FakePrefecture()
+    page = _many_calendars(5000, 300)
+    fake.answer = lambda r: (
+        httpx.Response(200, content=page, headers={"Content-Type": "text/html; charset=utf-8"})
+        if r.url.path == STEP1
+        else None
+    )
+    obs = check(adapter(fake))
+    assert obs.status is Status.UNKNOWN
+    assert len(obs.detail) <= MAX_DETAIL
+    assert "… and " in obs.detail and " more" in obs.detail
+    assert "Calendrier 9.0 - xxx" in obs.detail
+    assert "rdv-monitor discover" in obs.detail, "the advice survives the list"
+
+
+def test_any_detail_is_capped() -> None:
+    obs = check(adapter(FakePrefecture()), None, planning=1, name="n" * 5000)
+    assert obs.status is Status.UNKNOWN
+    assert obs.calendar == "n" * 5000
+    assert len(obs.detail) <= MAX_DETAIL
+    assert obs.detail.endswith("…")
