@@ -3,17 +3,20 @@
 A :class:`Checker` owns one site adapter per watch (each with its own cookie
 jar, i.e. its own site session) and one :class:`~monitor.http.HostGate`
 shared by all of them, so two watches on one prefecture never hit it at once.
+A ``blocked`` answer ends the watch's run: asking the site for its other
+calendars while it refuses us would only make the refusal last.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import httpx
 
 from monitor.http import Fetcher, HostGate
-from monitor.observation import Observation
+from monitor.observation import Observation, Status
 from monitor.sites import SiteAdapter, adapter_for
 from monitor.sites.base import Clock, utc_now
 
@@ -39,11 +42,21 @@ class Checker:
         self.gate = gate or HostGate(config.monitor.min_spacing)
         self._transport = transport
         self._adapters: dict[str, SiteAdapter] = {}
+        self._retired_requests = 0
 
-    def adapter(self, watch: Watch) -> SiteAdapter:
-        """The adapter (and so the site session) of ``watch``, created on first use."""
+    async def adapter(self, watch: Watch) -> SiteAdapter:
+        """The adapter (and so the site session) of ``watch``, created on first use.
+
+        A watch whose URL changed (a config reload) gets a new adapter; the old
+        one's HTTP client is closed here, so its connections do not linger.
+        """
         adapter = self._adapters.get(watch.name)
-        if adapter is None or adapter.url != watch.url:
+        if adapter is not None and adapter.url != watch.url:
+            del self._adapters[watch.name]
+            self._retired_requests += adapter.fetcher.requests_made
+            await adapter.fetcher.aclose()
+            adapter = None
+        if adapter is None:
             settings = self.config.monitor
             fetcher = Fetcher(
                 gate=self.gate,
@@ -60,13 +73,23 @@ class Checker:
     @property
     def requests_made(self) -> int:
         """HTTP requests sent so far, all watches together."""
-        return sum(a.fetcher.requests_made for a in self._adapters.values())
+        live = sum(a.fetcher.requests_made for a in self._adapters.values())
+        return self._retired_requests + live
 
     async def check_watch(self, watch: Watch) -> AsyncIterator[Observation]:
-        """Check each calendar of ``watch`` in order, primary first, one at a time."""
-        adapter = self.adapter(watch)
+        """Check each calendar of ``watch`` in order, primary first, one at a time.
+
+        Stops after a ``blocked`` observation: the site refuses us, and asking
+        for the next calendars would only prolong the block (the caller's
+        backoff decides when to come back). The calendars after it are then
+        not checked this time.
+        """
+        adapter = await self.adapter(watch)
         for calendar in watch.calendars or (None,):
-            yield await adapter.check(calendar, watch=watch.name)
+            obs = await adapter.check(calendar, watch=watch.name)
+            yield obs
+            if obs.status is Status.BLOCKED:
+                return
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():
@@ -86,5 +109,24 @@ async def check_once(config: Config, watches: Iterable[Watch] | None = None) -> 
     results: list[Observation] = []
     async with Checker(config) as checker:
         for watch in selected:
-            results.extend([obs async for obs in checker.check_watch(watch)])
+            seen = [obs async for obs in checker.check_watch(watch)]
+            results.extend(_say_what_was_skipped(watch, seen))
     return results
+
+
+def _say_what_was_skipped(watch: Watch, seen: list[Observation]) -> list[Observation]:
+    """Tell, in the last detail, which calendars a ``blocked`` answer left unchecked.
+
+    ``check`` prints observations only (one row per calendar checked); without
+    this a person would read three missing rows as three calendars forgotten.
+    """
+    skipped = [c.display for c in watch.calendars[len(seen) :]]
+    if not seen or not skipped:
+        return seen
+    last = seen[-1]
+    names = ", ".join(skipped)
+    note = (
+        f"Stopped: the site is refusing us, so {names} "
+        f"{'was' if len(skipped) == 1 else 'were'} not checked (asking would prolong the block)."
+    )
+    return [*seen[:-1], replace(last, detail=f"{last.detail} {note}")]

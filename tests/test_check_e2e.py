@@ -112,8 +112,11 @@ def test_each_site_state_has_its_own_status_never_available(
     assert by_cal["3.3"]["status"] == expected, by_cal["3.3"]["detail"]
     assert by_cal["3.3"]["detail"]
     assert by_cal["3.3"]["slots"] == []
-    # The other calendars are read correctly around the broken one.
-    assert {by_cal[c]["status"] for c in ("3.1", "3.2", "3.4")} == {"full"}
+    # The other calendars are read correctly around the broken one, except after a
+    # block: then the check stops (see test_blocked_site_stops_the_check).
+    after = () if expected == "blocked" else ("3.4",)
+    assert [r["calendar"] for r in rows] == ["3.1", "3.2", "3.3", *after]
+    assert {by_cal[c]["status"] for c in ("3.1", "3.2", *after)} == {"full"}
 
 
 def test_retry_after_of_a_429_is_kept_for_the_scheduler(sim, write_config):
@@ -130,6 +133,18 @@ def test_retry_after_of_a_429_is_kept_for_the_scheduler(sim, write_config):
     assert obs.status is Status.BLOCKED
     assert obs.http_status == 429
     assert obs.retry_after == 300
+
+
+def test_blocked_site_stops_the_check(sim, renewal_config, cli):
+    """A refusal on the primary calendar: the three others are not asked, and the row says so."""
+    sim.set_site_state("blocked", variant="haproxy_403")
+    (row,) = cli("check", "-c", str(renewal_config), "--json").json_lines()
+    assert (row["calendar"], row["status"]) == ("3.1", "blocked")
+    assert "3.2, 3.3, 3.4 were not checked" in row["detail"]
+    assert len(sim.request_log) == 1, "one refused request, then nothing more"
+
+    table = cli("check", "-c", str(renewal_config)).out
+    assert "Stopped: the site is refusing us" in table
 
 
 def test_slow_site_times_out_as_down(sim, write_config, cli):
@@ -256,6 +271,29 @@ def test_steady_state_uses_the_warm_session(sim, write_config):
     first, steady = asyncio.run(run())
     assert steady < first
     assert steady <= 3
+
+
+def test_a_watch_whose_url_changed_gets_a_new_session_and_the_old_one_is_closed(sim, write_config):
+    config = load_config(
+        write_config([{"name": "r", "url": sim.booking_url(RENEWAL), "calendars": ["3.1"]}])
+    )
+
+    async def run() -> tuple:
+        async with Checker(config) as checker:
+            watch = config.watches[0]
+            _ = [o async for o in checker.check_watch(watch)]
+            old = await checker.adapter(watch)
+            before = checker.requests_made
+            moved = watch.model_copy(update={"url": sim.booking_url(INDEX_PHP)})
+            rows = [o async for o in checker.check_watch(moved)]
+            new = await checker.adapter(moved)
+            return old, new, rows, before, checker.requests_made
+
+    old, new, rows, before, after = asyncio.run(run())
+    assert old.fetcher.closed, "the old session's connections are closed, not leaked"
+    assert new is not old and new.url == sim.booking_url(INDEX_PHP)
+    assert [r.status for r in rows] == [Status.FULL]
+    assert after > before, "requests of the retired session still count"
 
 
 def test_check_with_unknown_watch_name_is_a_usage_error(sim, renewal_config, cli):
