@@ -269,13 +269,10 @@ class Daemon:
 
     async def _check(self, watch: Watch) -> list[Observation]:
         seen: list[Observation] = []
+        # check_watch stops at a `blocked` answer; the backoff decides when to come back.
         async for obs in self.checker.check_watch(watch):
             seen.append(obs)
             self._record(obs)
-            if obs.status is Status.BLOCKED:
-                # The site refuses us: asking for the other calendars now would
-                # only make it worse. The backoff decides when to come back.
-                break
         self.runs += 1
         return seen
 

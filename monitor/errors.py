@@ -43,8 +43,11 @@ class ConfigError(UsageError):
 class FetchError(MonitorError):
     """An HTTP exchange failed before a complete response could be read.
 
-    ``kind`` is a short machine word (``timeout``, ``connect``, ``protocol``,
-    ``too_large``, ``redirect``); the message is a sentence for a human.
+    ``kind`` is a short machine word; the message is a sentence for a human.
+    The site is *down* for ``timeout``, ``connect``, ``protocol`` and
+    ``too_large``; the page is *unknown* for ``redirect`` (to another site, or
+    unusable), ``off_site`` (a request that would leave the booking's site) and
+    ``bad_url`` (an address that is not http(s) or cannot be parsed).
     """
 
     def __init__(self, message: str, *, kind: str, url: str) -> None:

@@ -115,6 +115,23 @@ class Origin:
             return False
         return other.port == self.port or (self.port, other.port) == (80, 443)
 
+    def secure(self, url: httpx.URL) -> httpx.URL:
+        """``url`` as a browser on this https site requests it: same-host http upgraded.
+
+        Prefecture sites behind a TLS proxy may still write ``http://`` in a
+        ``Location`` or a form action; their HSTS makes browsers go to https
+        anyway. We do the same instead of refusing (the site would look
+        broken) or downgrading (our session cookie would travel in clear).
+        """
+        if (
+            self.scheme == "https"
+            and url.scheme == "http"
+            and url.host.lower() == self.host
+            and (url.port or 80) in (80, self.port)
+        ):
+            return url.copy_with(scheme="https", port=None if self.port == 443 else self.port)
+        return url
+
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = "" if self.port == _DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
@@ -308,6 +325,9 @@ class Fetcher:
         never an httpx exception.
         """
         target = checked_url(url)
+        if self._site is not None:
+            target = self._site.secure(target)
+            url = str(target)
         origin = Origin.of(target)
         site = self._site or origin
         if not site.admits(origin):
@@ -338,6 +358,9 @@ class Fetcher:
     def _redirect_target(self, url: str, location: str, site: Origin) -> tuple[str, httpx.URL]:
         """Where ``Location`` sends us from ``url``, if it is a URL on ``site``; else FetchError."""
         joined, target = _resolve_location(url, location)
+        secured = site.secure(target)
+        if secured != target:
+            joined, target = str(secured), secured
         if site.admits(Origin.of(target)):
             return joined, target
         raise FetchError(

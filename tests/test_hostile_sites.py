@@ -165,7 +165,7 @@ OTHER_SITES = [
     pytest.param(BASE, "http://127.0.0.2:8080", id="other-host"),
     pytest.param(BASE, "http://127.0.0.1:9090", id="other-port"),
     pytest.param(BASE, "https://127.0.0.1:8443", id="https-other-port"),
-    pytest.param("https://127.0.0.1:8443", "http://127.0.0.1:8443", id="downgrade"),
+    pytest.param("https://127.0.0.1:8443", "http://127.0.0.1:9090", id="downgrade-other-port"),
 ]
 
 
@@ -233,7 +233,7 @@ def _redirecting(location: str) -> tuple[Fetcher, list[httpx.Request]]:
 @pytest.mark.parametrize(
     ("start", "location"),
     [
-        pytest.param("https://127.0.0.1/start", "http://127.0.0.1/end", id="https-to-http"),
+        pytest.param("https://127.0.0.1/start", "http://127.0.0.1:8080/end", id="http-other-port"),
         pytest.param("http://127.0.0.1:8080/start", "http://127.0.0.1:9090/end", id="port"),
         pytest.param("http://127.0.0.1/start", "http://127.0.0.2/end", id="host"),
     ],
@@ -250,6 +250,27 @@ def test_redirects_to_another_origin_are_not_followed(start: str, location: str)
     assert caught.value.kind == "redirect"
     assert "another site" in str(caught.value)
     assert [str(r.url) for r in seen] == [start]
+
+
+def test_an_http_redirect_on_an_https_site_is_followed_over_https() -> None:
+    """What HSTS makes a browser do; never a downgrade that would expose the session."""
+    fetcher, seen = _redirecting("http://127.0.0.1/end")
+    fetcher.confine_to("https://127.0.0.1/start")
+
+    async def run() -> str:
+        async with fetcher:
+            return (await fetcher.get("https://127.0.0.1/start")).url
+
+    assert asyncio.run(run()) == "https://127.0.0.1/end"
+    assert [str(r.url) for r in seen] == ["https://127.0.0.1/start", "https://127.0.0.1/end"]
+
+
+def test_an_http_form_action_on_an_https_site_is_posted_over_https() -> None:
+    fake = FakePrefecture("https://127.0.0.1:8443")
+    fake.form_action(LANDING, f"http://127.0.0.1:8443{LANDING}")
+    obs = check(adapter(fake))
+    assert obs.status is Status.FULL, obs.detail
+    assert all(r.url.scheme == "https" for r in fake.seen)
 
 
 def test_a_redirect_upgrading_to_https_on_the_same_host_is_followed() -> None:

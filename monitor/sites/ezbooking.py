@@ -270,7 +270,7 @@ class EzBookingAdapter(SiteAdapter):
         about this booking's calendars.
         """
         try:
-            target = Origin.of(checked_url(url))
+            target = Origin.of(self._site.secure(checked_url(url)))
         except FetchError as exc:
             return f"The booking form points to an address rdv-monitor will not open: {exc}"
         if self._site.admits(target):
