@@ -45,7 +45,7 @@ async def requests_per_check(config_path: Path) -> tuple[float, float, list[floa
     config = load_config(config_path)
     watch = config.watches[0]
     async with Checker(config) as checker:
-        adapter = checker.adapter(watch)
+        adapter = await checker.adapter(watch)
         first_calendar = watch.calendars[0]
         await adapter.check(first_calendar, watch=watch.name)
         first = checker.requests_made
