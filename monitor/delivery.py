@@ -42,6 +42,9 @@ log = logging.getLogger("monitor.delivery")
 FIRST_RETRY = 15.0
 MAX_RETRY = 600.0
 GIVE_UP_AFTER = timedelta(hours=24)
+GROUPED = frozenset({"trouble", "recovered", "layout_changed"})
+GROUP_WINDOW = timedelta(minutes=30)
+"""A site outage hits every calendar of a watch at once: one message says it."""
 IDLE_WAKE = 60.0
 """Seconds between looks at the outbox when nothing wakes the worker earlier."""
 
@@ -86,8 +89,19 @@ class DeliveryWorker:
         self._wake.set()
 
     def route(self, event: Event) -> Iterable[tuple[str, str]]:
-        """The targets ``(id, masked)`` an event goes to, by kind and the watch's tags."""
+        """The targets ``(id, masked)`` an event goes to, by kind and the watch's tags.
+
+        Site-wide trouble is one message, not one per calendar: a ``trouble``,
+        ``recovered`` or ``layout_changed`` is not sent when the same watch
+        had one of that kind sent within :data:`GROUP_WINDOW` (the events stay
+        in the store, so ``history`` still shows every calendar).
+        """
         if event.kind not in self.config.notify.events:
+            return []
+        if event.kind in GROUPED and self.store.routed_recently(
+            event, event.created_at - GROUP_WINDOW
+        ):
+            log.info("%s: %s already told for this watch; not sent again", event.watch, event.kind)
             return []
         watch = self.config.watch(event.watch) if event.watch else None
         tags = watch.notify if watch is not None else ()

@@ -1250,6 +1250,16 @@ class Store:
                 (key, value),
             )
 
+    def routed_recently(self, event: Event, since: datetime) -> bool:
+        """True if an earlier event of the same kind and watch, created since ``since``,
+        was handed to at least one target (see the delivery worker's grouping)."""
+        row = self._one(
+            "SELECT 1 FROM events AS e JOIN deliveries AS d ON d.event_id = e.id "
+            "WHERE e.kind = ? AND e.watch = ? AND e.created_at >= ? AND e.id < ? LIMIT 1",
+            (event.kind, event.watch, _ts(since), event.id),
+        )
+        return row is not None
+
     def next_sendable_at(self, busy: Iterable[str] = ()) -> datetime | None:
         """When the worker next has something it can send (``None``: nothing).
 

@@ -368,3 +368,26 @@ def test_busy_targets_do_not_count_for_the_next_wake_up(tmp_path, store, phone, 
     assert store.next_sendable_at() == T0
     assert store.next_sendable_at(busy=["phone"]) == T0
     assert store.next_sendable_at(busy=["phone", "mail"]) is None
+
+
+def test_a_site_outage_is_one_message_not_one_per_calendar(tmp_path, store, phone):
+    config = make_config(tmp_path, [phone.url], language="en")
+    clock = Clock()
+
+    async def go() -> None:
+        worker = DeliveryWorker(store, config, clock=clock, rng=random.Random(13))
+        for minute in (0, 10, 20):  # the whole site is down for 20 min (> trouble_after)
+            for calendar in ("3.1", "3.2"):
+                observe(store, minute, Status.DOWN, calendar=calendar)
+        await settle(worker)
+        for calendar in ("3.1", "3.2"):
+            observe(store, 25, Status.FULL, calendar=calendar)
+        await settle(worker)
+
+    run(go())
+    kinds = [e.kind for e in store.events_after(0)]
+    assert kinds.count("trouble") == 2 and kinds.count("recovered") == 2, "history keeps both"
+    titles = [m["title"] for m in phone.messages]
+    assert len(titles) == 2, titles
+    assert titles[0].startswith("Site down: 3.1")
+    assert titles[1].startswith("Back to normal: 3.1")
