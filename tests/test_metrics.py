@@ -174,9 +174,15 @@ def test_daemon_serves_metrics_and_releases_the_port_on_stop(
         cal = {"watch": "Renouvellement"}
 
         def scraped() -> Samples | None:
+            # Wait on what the scrape itself shows: the database may be a step ahead
+            # of the scrape that was taken just before it.
             found = samples(httpx.get(url, timeout=2).text)
             full = value(found, "rdv_monitor_checks_total", **cal, calendar="3.1", status="full")
-            return found if full and full >= 1 and daemon.events("slot_opened") else None
+            seen = value(found, "rdv_monitor_slot_opened_total", **cal, calendar="3.2")
+            now = value(
+                found, "rdv_monitor_calendar_status", **cal, calendar="3.2", status="available"
+            )
+            return found if full and full >= 1 and seen == 1 and now == 1 else None
 
         found = wait_for(scraped, what="a scrape after the first round")
         assert value(found, "rdv_monitor_checks_total", **cal, calendar="3.1", status="full") >= 1
