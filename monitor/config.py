@@ -75,6 +75,7 @@ __all__ = [
     "EVENTS",
     "POLITE_INTERVAL",
     "POLITE_SPACING",
+    "URL_IN_TEXT",
     "WEEKDAYS",
     "CalendarRef",
     "Config",
@@ -90,6 +91,7 @@ __all__ = [
     "format_size",
     "load_config",
     "mask_url",
+    "mask_urls_in_text",
     "parse_config",
     "parse_size",
     "resolve_state_dir",
@@ -640,11 +642,15 @@ def mask_url(url: str) -> str:
     return _mask_generic(text)
 
 
-def _mask_in_text(text: str) -> str:
-    """``text`` with every URL-looking part masked (used on quoted TOML lines)."""
-    return re.sub(
-        r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"',\]]+", lambda m: _mask_generic(m.group(0)), text
-    )
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,;)\]]+")
+
+
+def mask_urls_in_text(text: str) -> str:
+    """``text`` with every URL-looking part in its :func:`mask_url` form.
+
+    For quoted TOML lines in config errors and for failure reasons from apprise.
+    """
+    return URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
 @lru_cache(maxsize=1)
@@ -1347,7 +1353,7 @@ def _explain(err: Mapping[str, Any], data: Mapping[str, Any]) -> _Issue:
         return _Issue(loc, f"{shown} is not allowed here; write {expected}.")
     message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
     if secret:
-        message = _mask_in_text(message)
+        message = mask_urls_in_text(message)
     return _Issue(loc, f"{message[:1].lower()}{message[1:]}{eg}.".replace("..", "."))
 
 
@@ -1486,7 +1492,7 @@ def _toml_message(source: str, text: str, raw_message: str) -> str:
             )
     message = f"{source}: {where}: this is not valid TOML ({_toml_what(what)})."
     if shown:
-        message += f" The line reads: {_mask_in_text(shown)[:120]}"
+        message += f" The line reads: {mask_urls_in_text(shown)[:120]}"
     if hint:
         message += f" — {hint[:1].upper()}{hint[1:]}"
     return message

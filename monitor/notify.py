@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from monitor import redact
-from monitor.config import mask_url
+from monitor.config import URL_IN_TEXT, mask_url, mask_urls_in_text
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -150,7 +150,6 @@ _SENSITIVE_KEYS = frozenset(
     {"pass", "password", "pwd", "secret", "token", "key", "apikey", "api_key", "access_token"}
 )
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,;)\]]+")
 
 
 def _is_host(text: str) -> bool:
@@ -263,16 +262,11 @@ def secrets_of(url: str) -> list[str]:
     return out
 
 
-def _mask_urls(text: str) -> str:
-    """Every URL-looking part of ``text`` in its masked form."""
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
-
-
 def _one_line(text: str, *redactors: redact.Redactor) -> str:
     """``text`` redacted, URLs masked, whitespace collapsed, cut to :data:`MAX_REASON`."""
     for redactor in redactors:
         text = redactor(text)
-    text = " ".join(_mask_urls(text).split())
+    text = " ".join(mask_urls_in_text(text).split())
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
@@ -405,7 +399,7 @@ def _from_config_file(path: Path) -> list[Target]:
         raise ConfigError(
             f'[notify] config: cannot read "{path}" ({exc.strerror}).', str(path)
         ) from None
-    local = redact.Redactor(s for m in _URL_IN_TEXT.finditer(text) for s in secrets_of(m.group()))
+    local = redact.Redactor(s for m in URL_IN_TEXT.finditer(text) for s in secrets_of(m.group()))
     with _shared_sink().collect() as records:
         try:
             config = apprise.AppriseConfig()
