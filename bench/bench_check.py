@@ -22,7 +22,7 @@ from pathlib import Path
 
 from monitor.check import Checker
 from monitor.config import load_config
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 
 BOOKING = 29396
 CALENDARS = ["1.1", "1.2", "1.3", "2", "3.1", "3.2", "3.3", "3.4", "4.1", "4.2"]

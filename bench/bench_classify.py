@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from monitor.classify import classify
+from monitor.sites.ezbooking.classify import classify
 
 PAGES = Path(__file__).resolve().parent.parent / "tests" / "pages"
 REPETITIONS = 500

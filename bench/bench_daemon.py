@@ -26,7 +26,7 @@ from pathlib import Path
 
 from monitor.config import load_config
 from monitor.schedule import Backoff, Policy, first_run, plan_after_run
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 from monitor.store import Store
 
 CALENDARS = ["1.1", "1.2", "1.3", "2", "3.1", "3.2", "3.3", "3.4", "4.1", "4.2"]

@@ -3,7 +3,7 @@
 The data flows one way::
 
     scheduler ──when──▶ site adapter ──page──▶ classifier ──Observation──▶ store
-                        (monitor.sites)        (monitor.classify)
+                        (monitor.sites)        (monitor.sites.ezbooking.classify)
     store ──transitions──▶ outbox ──▶ notifier (apprise)
 
 It monitors and notifies. It never books, never fills personal data and never

@@ -17,8 +17,8 @@ import httpx
 
 from monitor.http import Fetcher, HostGate
 from monitor.observation import Observation, Status
-from monitor.sites import SiteAdapter, adapter_for
-from monitor.sites.base import Clock, utc_now
+from monitor.sites.base import Clock, SiteAdapter, utc_now
+from monitor.sites.registry import adapter_for
 
 if TYPE_CHECKING:
     from monitor.config import Config, Watch

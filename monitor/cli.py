@@ -57,7 +57,7 @@ def _print_warning(text: str) -> None:
 
 def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
     from monitor.config import load_config
-    from monitor.sites import adapter_for
+    from monitor.sites.registry import adapter_for
 
     config = load_config(path)
     _install_redaction(config)
@@ -342,7 +342,8 @@ def _discover_args(parser: argparse.ArgumentParser) -> None:
 @command("discover", "list the calendars a booking offers, to write a config", _discover_args)
 def cmd_discover(args: argparse.Namespace) -> int:
     from monitor.http import Fetcher, HostGate
-    from monitor.sites import CalendarInfo, adapter_for
+    from monitor.sites.base import CalendarInfo
+    from monitor.sites.registry import adapter_for
 
     adapter_cls = adapter_for(args.url)
 
@@ -395,14 +396,14 @@ def cmd_procedures(args: argparse.Namespace) -> int:
 
 
 def _sim_args(parser: argparse.ArgumentParser) -> None:
-    from monitor.sim.cli import add_arguments
+    from monitor.sites.ezbooking.sim.cli import add_arguments
 
     add_arguments(parser)
 
 
 @command("sim", "run the simulated prefecture on 127.0.0.1 (for trying things out)", _sim_args)
 def cmd_sim(args: argparse.Namespace) -> int:
-    from monitor.sim.cli import run
+    from monitor.sites.ezbooking.sim.cli import run
 
     return run(args)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from monitor.config import Config, load_config
 from monitor.daemon import Daemon
-from monitor.sim import PARIS, SimPrefecture
+from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
 from monitor.store import Store
 
 __all__ = ["Inbox", "run_demo"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 
 RENEWAL = 29396
 SINGLE = 29400

@@ -15,7 +15,7 @@ import pytest
 from monitor.check import Checker
 from monitor.config import load_config
 from monitor.observation import Status
-from monitor.sim import PARIS, SimPrefecture
+from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
 from tests.conftest import INDEX_PHP, RENEWAL, SINGLE
 
 RENEWAL_CALENDARS = ["3.1", "3.2", "3.3", "3.4"]

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.classify import (
+from monitor.observation import Status
+from monitor.page import parse_page
+from monitor.sites.ezbooking.classify import (
     FULL_MESSAGE,
     classify,
     classify_page,
     read_slots,
 )
-from monitor.observation import Status
-from monitor.page import parse_page
 
 PAGES = Path(__file__).parent / "pages"
 HTML_UTF8 = {"Content-Type": "text/html; charset=utf-8"}

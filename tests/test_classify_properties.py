@@ -18,9 +18,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import FULL_MESSAGE, FULL_MESSAGE_TYPO, classify
 from monitor.observation import Status, Verdict
 from monitor.page import squash
+from monitor.sites.ezbooking.classify import FULL_MESSAGE, FULL_MESSAGE_TYPO, classify
 
 PAGES = Path(__file__).parent / "pages"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

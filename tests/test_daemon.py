@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 from tests.conftest import RENEWAL
 from tests.daemon_harness import DaemonProcess, wait_for
 from tests.test_check_e2e import future_slots

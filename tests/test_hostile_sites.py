@@ -6,7 +6,7 @@ list thousands of calendars. Whatever it does, a check ends in one
 observation of bounded size, nothing is sent off the booking's site, and a
 wait in our own politeness queue never looks like a site that is down.
 
-The site is the simulator's booking module (:class:`monitor.sim.flow.Prefecture`)
+The site is the simulator's booking module (:class:`monitor.sites.ezbooking.sim.flow.Prefecture`)
 behind an :class:`httpx.MockTransport`, so pages can be altered on the way
 out. Every address is 127.0.0.x, and none is ever connected to.
 """
@@ -28,10 +28,10 @@ from monitor.config import CalendarRef
 from monitor.errors import FetchError
 from monitor.http import Fetcher, HostGate, Origin, checked_url
 from monitor.observation import Observation, Status
-from monitor.sim.flow import Prefecture, Request
-from monitor.sim.model import PARIS, State, default_bookings
-from monitor.sites import ezbooking
-from monitor.sites.ezbooking import MAX_DETAIL, EzBookingAdapter
+from monitor.sites.ezbooking import adapter as ezbooking
+from monitor.sites.ezbooking.adapter import MAX_DETAIL, EzBookingAdapter
+from monitor.sites.ezbooking.sim.flow import Prefecture, Request
+from monitor.sites.ezbooking.sim.model import PARIS, State, default_bookings
 from tests.conftest import RENEWAL
 
 BASE = "http://127.0.0.1:8080"
@@ -370,7 +370,7 @@ def test_any_unexpected_error_becomes_unknown_and_is_logged_once(
         async with site.fetcher:
             return [await site.check(CalendarRef.model_validate("3.1"), watch="w") for _ in "ab"]
 
-    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking.adapter"):
         observations = asyncio.run(run())
     for obs in observations:
         assert obs.status is Status.UNKNOWN

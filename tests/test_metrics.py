@@ -16,7 +16,7 @@ from monitor.errors import MonitorError, UsageError
 from monitor.events import Event
 from monitor.metrics import Metrics, MetricsAddressError, NoMetrics
 from monitor.observation import Observation, Status
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 from monitor.store import StoreError
 from tests.conftest import RENEWAL
 from tests.daemon_harness import DaemonProcess, wait_for

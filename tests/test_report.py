@@ -46,7 +46,7 @@ from monitor.report import (
     stats_text,
     status_text,
 )
-from monitor.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import SimPrefecture
 from monitor.store import CalendarStateRow, DeliveryRow, EpisodeRow, Store
 from monitor.transitions import CalendarState, EpisodeKind
 from tests.conftest import RENEWAL, render_config

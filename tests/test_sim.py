@@ -25,8 +25,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.page import decode_body, squash
-from monitor.sim import PARIS, Booking, Planning, SimPrefecture, default_bookings
-from monitor.sim.model import monday_of
+from monitor.sites.ezbooking.sim import PARIS, Booking, Planning, SimPrefecture, default_bookings
+from monitor.sites.ezbooking.sim.model import monday_of
 
 FULL_SQUASHED = squash(
     "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
@@ -785,7 +785,7 @@ def test_cli_serves_until_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "monitor.sim",
+            "monitor.sites.ezbooking.sim",
             "--port",
             "0",
             "--available",
@@ -821,7 +821,7 @@ def test_cli_serves_until_sigterm() -> None:
 
 def test_cli_refuses_non_loopback_addresses() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "monitor.sim", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "monitor.sites.ezbooking.sim", "--host", "0.0.0.0", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=10,

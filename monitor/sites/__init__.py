@@ -1,9 +1,7 @@
-"""Site adapters, chosen by booking URL (see :func:`adapter_for`).
+"""Site adapters: one plugin folder per booking platform.
 
-Importing this package registers every adapter module listed here.
+- :mod:`monitor.sites.base`: what every adapter provides (:class:`SiteAdapter`).
+- :mod:`monitor.sites.registry`: the list of adapters and the choice by URL.
+- :mod:`monitor.sites.ezbooking`: the prefecture booking module (adapter,
+  forms, classifier and its simulator).
 """
-
-from monitor.sites import ezbooking
-from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter, adapter_for, register
-
-__all__ = ["CalendarInfo", "CalendarSpec", "SiteAdapter", "adapter_for", "ezbooking", "register"]

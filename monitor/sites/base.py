@@ -1,9 +1,7 @@
-"""What every site adapter provides, and how one is chosen for a URL.
+"""What every site adapter provides.
 
-Like apprise picks a notification service by URL scheme, rdv-monitor picks a
-site adapter by booking URL: each adapter class says which URLs it
-:meth:`~SiteAdapter.accepts` and registers itself with :func:`register`.
-Adding a platform is adding one module beside the others.
+Each adapter class says which URLs it :meth:`~SiteAdapter.accepts`; the one
+list of adapters is :mod:`monitor.sites.registry`.
 """
 
 from __future__ import annotations
@@ -12,11 +10,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar, Protocol
 
 import httpx
 
-from monitor.errors import UsageError
 from monitor.http import Fetcher
 from monitor.observation import Observation
 
@@ -25,8 +22,6 @@ __all__ = [
     "CalendarSpec",
     "Clock",
     "SiteAdapter",
-    "adapter_for",
-    "register",
     "utc_now",
 ]
 
@@ -91,32 +86,3 @@ class SiteAdapter(ABC):
         all become an :class:`Observation` with the right status, so that one
         strange page cannot stop the monitoring of every other calendar.
         """
-
-
-_ADAPTERS: list[type[SiteAdapter]] = []
-_A = TypeVar("_A", bound=type[SiteAdapter])
-
-
-def register(cls: _A) -> _A:
-    """Class decorator: make an adapter selectable by URL."""
-    _ADAPTERS.append(cls)
-    return cls
-
-
-def adapter_for(url: str) -> type[SiteAdapter]:
-    """The adapter class for ``url``; :class:`UsageError` when none knows it."""
-    from monitor import sites  # noqa: F401  (importing the package registers the adapters)
-
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"{url!r} is not a valid URL ({exc}).") from None
-    for cls in _ADAPTERS:
-        if cls.accepts(parsed):
-            return cls
-    known = ", ".join(sorted(cls.kind for cls in _ADAPTERS))
-    raise UsageError(
-        f"No site adapter knows the URL {url}. rdv-monitor reads the prefecture booking "
-        f"module (URLs containing /booking/create/<number>); known adapters: {known}. "
-        "Open the booking in a browser and copy the address of its first page."
-    )

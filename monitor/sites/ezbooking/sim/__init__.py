@@ -8,17 +8,17 @@ to the landing page) and what the real front does on bad days (HAProxy and
 nginx error pages, 403/429, maintenance, slow, truncated and endless
 answers)::
 
-    from monitor.sim import SimPrefecture
+    from monitor.sites.ezbooking.sim import SimPrefecture
 
     with SimPrefecture() as sim:
         sim.set_state(29396, "3.2", "available", slots=[datetime(2026, 12, 1, 9, tzinfo=PARIS)])
         check(sim.booking_url(29396))
         assert sim.booking_attempts == 0
 
-``python -m monitor.sim`` (or ``rdv-monitor sim``) runs it standalone.
+``python -m monitor.sites.ezbooking.sim`` (or ``rdv-monitor sim``) runs it standalone.
 """
 
-from monitor.sim.model import (
+from monitor.sites.ezbooking.sim.model import (
     PARIS,
     SITE_STATES,
     STATES,
@@ -28,7 +28,7 @@ from monitor.sim.model import (
     default_bookings,
     parse_slot,
 )
-from monitor.sim.server import CONTROL_PREFIX, SimPrefecture
+from monitor.sites.ezbooking.sim.server import CONTROL_PREFIX, SimPrefecture
 
 __all__ = [
     "CONTROL_PREFIX",

@@ -11,7 +11,7 @@ Vocabulary (the booking module's own):
   that planning for slots: the FULL page, slots, a captcha, a proxy error…
 
 Everything here is plain data. The lock that makes it thread-safe belongs to
-:class:`monitor.sim.server.SimPrefecture`; nothing in this module is shared
+:class:`monitor.sites.ezbooking.sim.server.SimPrefecture`; nothing in this module is shared
 without it.
 """
 

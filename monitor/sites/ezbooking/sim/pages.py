@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from monitor.sim.model import PARIS, Booking, Planning, State
+from monitor.sites.ezbooking.sim.model import PARIS, Booking, Planning, State
 
 __all__ = [
     "CLOSED_MESSAGE",

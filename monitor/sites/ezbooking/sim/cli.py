@@ -28,8 +28,8 @@ from datetime import datetime, time, timedelta
 from types import FrameType
 
 from monitor.errors import UsageError
-from monitor.sim.model import PARIS, monday_of, parse_slot
-from monitor.sim.server import CONTROL_PREFIX, SimPrefecture
+from monitor.sites.ezbooking.sim.model import PARIS, monday_of, parse_slot
+from monitor.sites.ezbooking.sim.server import CONTROL_PREFIX, SimPrefecture
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -100,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m monitor.sim``."""
+    """``python -m monitor.sites.ezbooking.sim``."""
     parser = argparse.ArgumentParser(
-        prog="python -m monitor.sim", description="Run the simulated prefecture."
+        prog="python -m monitor.sites.ezbooking.sim", description="Run the simulated prefecture."
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 This is the booking module (sessions, form token, steps, redirects) and the
 front in front of it (throttling, site-wide errors). It does no I/O: the HTTP
-server (:mod:`monitor.sim.server`) parses requests, calls
+server (:mod:`monitor.sites.ezbooking.sim.server`) parses requests, calls
 :meth:`Prefecture.handle` under its lock and writes the reply, including the
 transport quirks a reply may ask for (delay, truncation, endless body).
 
@@ -29,9 +29,17 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Final
 
-from monitor.sim import pages
-from monitor.sim.model import PARIS, Booking, Planning, Progress, Session, SessionStore, State
-from monitor.sim.model import monday_of as _monday_of
+from monitor.sites.ezbooking.sim import pages
+from monitor.sites.ezbooking.sim.model import (
+    PARIS,
+    Booking,
+    Planning,
+    Progress,
+    Session,
+    SessionStore,
+    State,
+)
+from monitor.sites.ezbooking.sim.model import monday_of as _monday_of
 
 __all__ = ["Prefecture", "Reply", "Request", "Stream"]
 
@@ -120,7 +128,7 @@ class _Ctx:
 class Prefecture:
     """The site: bookings, sessions, states and the booking module's steps.
 
-    Not thread-safe by itself: :class:`monitor.sim.server.SimPrefecture`
+    Not thread-safe by itself: :class:`monitor.sites.ezbooking.sim.server.SimPrefecture`
     holds a lock around every call.
     """
 

@@ -31,12 +31,18 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from monitor.sim.flow import Prefecture, Reply, Request, Stream
-from monitor.sim.model import SITE_STATES, Booking, State, default_bookings, parse_slot
+from monitor.sites.ezbooking.sim.flow import Prefecture, Reply, Request, Stream
+from monitor.sites.ezbooking.sim.model import (
+    SITE_STATES,
+    Booking,
+    State,
+    default_bookings,
+    parse_slot,
+)
 
 __all__ = ["CONTROL_PREFIX", "SimPrefecture"]
 
-log = logging.getLogger("monitor.sim")
+log = logging.getLogger("monitor.sites.ezbooking.sim")
 
 CONTROL_PREFIX: Final = "/__sim__/"
 """Paths of the JSON control endpoint (not counted in ``requests``)."""
@@ -366,7 +372,7 @@ class SimPrefecture:
     ...     sim.set_state(29396, "3.2", "available", slots=[...])
     ...     url = sim.booking_url(29396)
 
-    ``bookings`` defaults to :func:`~monitor.sim.model.default_bookings`; they
+    ``bookings`` defaults to :func:`~monitor.sites.ezbooking.sim.model.default_bookings`; they
     are copied, so the objects passed in are never changed. ``port=0`` takes
     a free port. ``session_ttl`` is PHP's session lifetime (1440 s).
     ``throttle`` answers 502 to a client IP that made more than

@@ -28,13 +28,13 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from monitor.classify import STEP3_TITLE, classify_page
 from monitor.errors import FetchError
 from monitor.http import Origin, Response, checked_url, retry_after_seconds
 from monitor.observation import Observation, Status, Verdict
 from monitor.page import Page, parse_page, squash
-from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter, register
-from monitor.sites.forms import Choice, Form, find_booking_form
+from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter
+from monitor.sites.ezbooking.classify import STEP3_TITLE, classify_page
+from monitor.sites.ezbooking.forms import Choice, Form, find_booking_form
 
 __all__ = ["EzBookingAdapter"]
 
@@ -71,7 +71,6 @@ class _Outcome:
     note: str = ""
 
 
-@register
 class EzBookingAdapter(SiteAdapter):
     """Reads prefecture bookings of the eZ Publish booking module."""
 
