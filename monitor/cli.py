@@ -75,7 +75,7 @@ def _install_redaction(config: Config) -> None:
     """Hide every notification secret of ``config`` from the log from now on (tokens in
     apprise URLs; third-party libraries may log them)."""
     from monitor.notify import load_targets
-    from monitor.redact import Redactor, install
+    from monitor.secrets import Redactor, install
 
     targets = load_targets(config.notify)
     install(Redactor(secret for target in targets for secret in target.secrets()))
@@ -372,7 +372,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 @command("validate", "check a configuration file and summarise it", _config_arg)
 def cmd_validate(args: argparse.Namespace) -> int:
-    from monitor.config import describe_config
+    from monitor.report import describe_config
 
     config = _load(args.config)
     print(describe_config(config))
@@ -468,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    from monitor.redact import active
+    from monitor.secrets import active
 
     try:
         return int(args.func(args))

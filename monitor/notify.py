@@ -32,23 +32,23 @@ from __future__ import annotations
 
 import hashlib
 import http
-import ipaddress
 import logging
-import math
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote
 
-from monitor import redact
-from monitor.config import URL_IN_TEXT, mask_url, mask_urls_in_text
+# ``redact``: the module is the redaction half of monitor.secrets, named by its use here.
+from monitor import secrets as redact
 from monitor.errors import ConfigError
+from monitor.secrets import URL_IN_TEXT, mask_url, mask_urls_in_text, secrets_of
+from monitor.secrets import ThreadSink as _ThreadSink
+from monitor.secrets import is_host as _is_host
+from monitor.secrets import private_logger as _private_logger
+from monitor.secrets import shared_sink as _shared_sink
 
 if TYPE_CHECKING:
     from monitor.config import NotifySettings
@@ -74,192 +74,6 @@ READ_TIMEOUT = 10.0
 use a single time-out for every step of the exchange."""
 MAX_REASON = 300
 """A reason is one line of at most this many characters."""
-
-
-# --------------------------------------------------------------------------- log capture
-
-
-class _ThreadSink(logging.Filter):
-    """A logger filter that keeps the records of threads that asked for them.
-
-    While a thread is inside :meth:`collect`, the records it logs to the logger this
-    filter sits on are appended to its own list and kept out of the log (their text can
-    quote a URL); other threads' records pass untouched. One permanent filter per logger,
-    rather than one added per send, because a logger's filter list is not safe to change
-    while other threads log through it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lists: dict[int, list[logging.LogRecord]] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # The filter runs in the thread that logs: its id is the record's thread.
-        records = self._lists.get(threading.get_ident())
-        if records is None:
-            return True
-        records.append(record)
-        return False
-
-    @contextmanager
-    def collect(self) -> Iterator[list[logging.LogRecord]]:
-        """The records this thread logs until the block ends."""
-        thread = threading.get_ident()
-        outer = self._lists.get(thread)
-        records: list[logging.LogRecord] = []
-        self._lists[thread] = records
-        try:
-            yield records
-        finally:
-            if outer is None:
-                self._lists.pop(thread, None)
-            else:
-                self._lists[thread] = outer
-                outer.extend(records)
-
-
-_apprise_sink = _ThreadSink()
-_sink_lock = threading.Lock()
-
-
-def _shared_sink() -> _ThreadSink:
-    """The sink on the ``apprise`` logger (installed on first use)."""
-    logger = logging.getLogger("apprise")
-    if _apprise_sink not in logger.filters:
-        with _sink_lock:
-            if _apprise_sink not in logger.filters:
-                logger.addFilter(_apprise_sink)
-    return _apprise_sink
-
-
-def _private_logger(name: str) -> tuple[logging.Logger, _ThreadSink]:
-    """A logger outside the logging tree (it never reaches the root handlers) that lets
-    everything through to a sink, DEBUG included: DEBUG is where apprise says *why* a
-    connection failed."""
-    logger = logging.Logger(f"monitor.notify.apprise.{name}", logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(logging.NullHandler())  # no "last resort" printing to stderr
-    sink = _ThreadSink()
-    logger.addFilter(sink)
-    return logger, sink
-
-
-# --------------------------------------------------------------------------- secrets
-
-_SENSITIVE_KEYS = frozenset(
-    {"pass", "password", "pwd", "secret", "token", "key", "apikey", "api_key", "access_token"}
-)
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
-
-
-def _is_host(text: str) -> bool:
-    """``text`` is a host name, an IP address, or either with a port."""
-    host = text
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:
-        host, port = host.split(":")
-        if not port.isdigit():
-            return False
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    if host.lower() == "localhost":
-        return True
-    labels = host.split(".")
-    return (
-        len(labels) >= 2
-        and all(_HOST_LABEL.match(label) for label in labels)
-        and labels[-1].isalpha()
-        and len(labels[-1]) >= 2
-    )
-
-
-def _entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def _tokenish(text: str) -> bool:
-    """Looks like a credential or private id: 6+ characters mixing digits and letters, a
-    number of 6+ digits (a chat id), or a long random-looking run of letters."""
-    s = unquote(text).strip()
-    if len(s) < 6 or _is_host(s) or "@" in s:
-        return False
-    has_digit = any(c.isdigit() for c in s)
-    has_alpha = any(c.isalpha() for c in s)
-    if has_digit and (has_alpha or s.isdigit()):
-        return True
-    if not has_alpha:
-        return False
-    mixed_case = any(c.isupper() for c in s) and any(c.islower() for c in s)
-    return (len(s) >= 12 and mixed_case) or (len(s) >= 16 and _entropy(s) >= 3.5)
-
-
-def _privacy_diff(url: str) -> list[str]:
-    """The parts apprise itself hides in ``url(privacy=True)``: it knows where each
-    service keeps its tokens, even when they do not look like tokens."""
-    import apprise
-
-    with _shared_sink().collect():
-        try:
-            plugin = apprise.Apprise.instantiate(url)
-            if plugin is None:
-                return []
-            full, private = plugin.url(), plugin.url(privacy=True)
-        except Exception:
-            return []
-    split = re.compile(r"[/?&=@:#]")
-    shown = set(split.split(unquote(private)))
-    return [part for part in split.split(unquote(full)) if len(part) >= 4 and part not in shown]
-
-
-def secrets_of(url: str) -> list[str]:
-    """The secret-looking parts of an apprise URL, each also in its %-encoded and decoded
-    forms, the whole URL first: the password, a user name that looks like a token, a
-    token-like host (``tgram://<bot token>/…``), token-like path segments and query
-    values (or any value of a ``token``/``password``/``key`` parameter), and whatever
-    apprise's own privacy form of the URL hides. Used to build a log
-    :class:`~monitor.redact.Redactor`; never print the result.
-    """
-    text = url.strip()
-    found: list[str] = [text] if text else []
-    _, sep, rest = text.partition("://")
-    if not sep:
-        return found
-    rest = rest.split("#", 1)[0]
-    rest, _, query = rest.partition("?")
-    authority, _, path = rest.partition("/")
-    host = authority
-    parts: list[str] = []
-    if "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        user, has_password, password = userinfo.partition(":")
-        if has_password and len(unquote(password)) >= redact.MIN_SECRET:
-            found.append(password)
-        parts.append(user)
-    if not _is_host(host):
-        parts.append(host)
-    for segment in path.split("/"):
-        parts.append(segment)
-        if ":" in segment:
-            parts.extend(segment.split(":"))
-    if not _is_host(host):
-        parts.extend(host.split(":"))
-    found.extend(p for p in parts if _tokenish(p))
-    for key, value in parse_qsl(query, keep_blank_values=False):
-        sensitive = key.lower() in _SENSITIVE_KEYS and len(value) >= redact.MIN_SECRET
-        if sensitive or _tokenish(value):
-            found.append(value)
-    found.extend(_privacy_diff(text))
-    out: list[str] = []
-    for secret in found:
-        for form in (secret, unquote(secret), quote(unquote(secret), safe="")):
-            if form and form not in out and (form == text or len(form) >= redact.MIN_SECRET):
-                out.append(form)
-    return out
 
 
 def _one_line(text: str, *redactors: redact.Redactor) -> str:

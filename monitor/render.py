@@ -8,9 +8,9 @@ from datetime import datetime, tzinfo
 
 from monitor.observation import Observation, Status
 
-__all__ = ["format_slot", "json_lines", "table"]
+__all__ = ["BOLD", "RESET", "STATUS_COLOURS", "format_slot", "json_lines", "table"]
 
-_COLOURS = {
+STATUS_COLOURS = {
     Status.AVAILABLE: "\x1b[1;32m",
     Status.FULL: "\x1b[2m",
     Status.CAPTCHA: "\x1b[1;33m",
@@ -18,7 +18,9 @@ _COLOURS = {
     Status.DOWN: "\x1b[31m",
     Status.UNKNOWN: "\x1b[35m",
 }
-_RESET = "\x1b[0m"
+"""The terminal colour of each status, the same in ``check``, ``status`` and ``stats``."""
+RESET = "\x1b[0m"
+BOLD = "\x1b[1m"
 
 
 def format_slot(when: datetime, tz: tzinfo) -> str:
@@ -57,7 +59,7 @@ def table(observations: Sequence[Observation], tz: tzinfo, *, colour: bool = Fal
     for obs, row in zip(observations, rows, strict=True):
         cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
         if colour:
-            cells[2] = f"{_COLOURS[obs.status]}{cells[2]}{_RESET}"
+            cells[2] = f"{STATUS_COLOURS[obs.status]}{cells[2]}{RESET}"
         lines.append("  ".join(cells).rstrip())
     lines.append("")
     for obs in observations:

@@ -21,13 +21,13 @@ from monitor.config import (
     Config,
     ListenAddress,
     MonitorSettings,
-    describe_config,
     load_config,
     parse_config,
     parse_size,
     resolve_state_dir,
 )
 from monitor.errors import ConfigError, UsageError
+from monitor.report import describe_config
 
 REPO = Path(__file__).resolve().parents[1]
 HS = "https://www.haute-savoie.gouv.fr/booking/create/29396"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import describe_config, load_config, mask_url
+from monitor.config import load_config, mask_url
 from monitor.errors import ConfigError
+from monitor.report import describe_config
 
 HS = "https://www.haute-savoie.gouv.fr/booking/create/29396"
 WATCH = f'[[watch]]\nname = "R"\nurl = "{HS}"\ncalendars = ["3.1"]\n'

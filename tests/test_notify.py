@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import redact
-from monitor.config import NotifySettings, mask_url
+from monitor.config import NotifySettings
 from monitor.errors import ConfigError
 from monitor.notify import (
     CONNECT_TIMEOUT,
@@ -30,6 +29,7 @@ from monitor.notify import (
     send_all,
     targets_for,
 )
+from monitor.secrets import Redactor, install, mask_url, uninstall
 from tests.conftest import CliResult
 from tests.receiver import ClosedPort, LocalTarget, refuse
 
@@ -51,7 +51,7 @@ def settings(*urls: str | dict[str, object], config: Path | None = None) -> Noti
 def _fresh_redactor() -> Iterator[None]:
     """load_targets and the CLI register secrets process-wide; start each test clean."""
     yield
-    redact.uninstall()
+    uninstall()
 
 
 @pytest.fixture
@@ -346,7 +346,7 @@ def test_with_redaction_installed_no_log_line_shows_a_secret(
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="urllib3")  # the CLI may have raised it
     target = one(receiver.url_with_secret(TOKEN))
-    redact.install(redact.Redactor(target.secrets()))
+    install(Redactor(target.secrets()))
     receiver.fail_next(1)
     assert not send(target, "t", "b").ok
     assert send(target, "t", "b").ok

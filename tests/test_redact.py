@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor import redact
-from monitor.config import NotifySettings, mask_url
-from monitor.notify import load_targets, secrets_of
-from monitor.redact import RedactingFilter, Redactor
+from monitor.config import NotifySettings
+from monitor.notify import load_targets
+from monitor.secrets import (
+    RedactingFilter,
+    Redactor,
+    active,
+    install,
+    mask_url,
+    secrets_of,
+    uninstall,
+)
 from tests.conftest import CliResult
 
 TGRAM = "tgram://123456789:AAFakeSecretToken/987654321"
@@ -34,7 +41,7 @@ CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 @pytest.fixture(autouse=True)
 def _clean() -> Iterator[None]:
     yield
-    redact.uninstall()
+    uninstall()
 
 
 def logger_to(stream: io.StringIO, name: str, redactor: Redactor) -> logging.Logger:
@@ -145,7 +152,7 @@ def test_apprise_warning_with_the_url_is_masked() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        redact.install(Redactor(secrets_of(TGRAM)))
+        install(Redactor(secrets_of(TGRAM)))
         logging.getLogger("apprise").warning("Failed to send to %s: error=401.", TGRAM)
     finally:
         root.removeHandler(handler)
@@ -159,8 +166,8 @@ def test_install_covers_existing_and_future_handlers() -> None:
     root.addHandler(early)
     late = logging.StreamHandler(after)
     try:
-        redact.install(Redactor(["hunter2pass"]))
-        redact.install(Redactor(["AAFakeSecretToken"]))  # a reload: old secrets stay hidden
+        install(Redactor(["hunter2pass"]))
+        install(Redactor(["AAFakeSecretToken"]))  # a reload: old secrets stay hidden
         assert sum(isinstance(f, RedactingFilter) for f in early.filters) == 1
         root.addHandler(late)  # added after install: the record factory covers it
         logging.getLogger("urllib3.connectionpool").warning(
@@ -171,15 +178,15 @@ def test_install_covers_existing_and_future_handlers() -> None:
         root.removeHandler(late)
     for stream in (before, after):
         assert stream.getvalue() == '"POST /bot**** ****/sendMessage HTTP/1.1" 500\n'
-    assert redact.active()("hunter2pass") == "****"
+    assert active()("hunter2pass") == "****"
 
 
 def test_uninstall_restores_plain_logging() -> None:
-    redact.install(Redactor(["hunter2pass"]))
-    redact.uninstall()
+    install(Redactor(["hunter2pass"]))
+    uninstall()
     record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "%s", ("a",), None)
     assert record.args == ("a",)
-    assert redact.active()("hunter2pass") == "hunter2pass"
+    assert active()("hunter2pass") == "hunter2pass"
 
 
 # ── the command line ────────────────────────────────────────────────────────
@@ -206,4 +213,4 @@ def test_cli_installs_redaction_and_redacts_unexpected_errors(
         result.err
     )
     assert "AAFakeSecretToken" not in result.out + result.err
-    assert redact.active()(TGRAM) == mask_url(TGRAM)
+    assert active()(TGRAM) == mask_url(TGRAM)

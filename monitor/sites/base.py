@@ -1,7 +1,8 @@
 """What every site adapter provides.
 
-Each adapter class says which URLs it :meth:`~SiteAdapter.accepts`; the one
-list of adapters is :mod:`monitor.sites.registry`.
+Each adapter class declares which URLs it :meth:`~SiteAdapter.accepts` and how
+its calendars are named (:attr:`~SiteAdapter.naming`); the one list of
+adapters is :mod:`monitor.sites.registry`, which the config and the daemon ask.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from monitor.observation import Observation
 
 __all__ = [
     "CalendarInfo",
+    "CalendarNaming",
     "CalendarSpec",
     "Clock",
     "SiteAdapter",
@@ -42,6 +44,32 @@ class CalendarSpec(Protocol):
     def matches(self, label: str) -> bool: ...
 
 
+class CalendarNaming(Protocol):
+    """How a platform's calendars are named in a config and recognised on its pages.
+
+    The config checks what the user wrote with :meth:`parse_label` and
+    :meth:`parse_planning`; the adapter picks a calendar with the two ``matches``.
+    Error messages are advice to follow "… is not a calendar name; " (or "… is not
+    a planning id; "), without the value, which the config quotes its own way.
+    """
+
+    def parse_label(self, text: str) -> str:
+        """The label as the config keeps it; :class:`ValueError` if it is not one."""
+        ...
+
+    def parse_planning(self, value: object) -> int:
+        """The planning id; :class:`ValueError` if ``value`` is not one."""
+        ...
+
+    def label_matches(self, token: str, label: str) -> bool:
+        """True if the site's calendar ``label`` is the one the config calls ``token``."""
+        ...
+
+    def planning_matches(self, planning: int, value: str | int | None) -> bool:
+        """True if a calendar choice whose id is ``value`` is planning ``planning``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CalendarInfo:
     """A calendar a booking offers, as listed by :meth:`SiteAdapter.discover`."""
@@ -59,6 +87,8 @@ class SiteAdapter(ABC):
 
     kind: ClassVar[str]
     """Short name shown to users ("ezbooking")."""
+    naming: ClassVar[CalendarNaming]
+    """How this platform's calendars are named (what ``calendars = [...]`` may hold)."""
 
     def __init__(self, url: str, fetcher: Fetcher, *, clock: Clock = utc_now) -> None:
         self.url = url

@@ -35,6 +35,7 @@ from monitor.page import Page, parse_page, squash
 from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter
 from monitor.sites.ezbooking.classify import STEP3_TITLE, classify_page
 from monitor.sites.ezbooking.forms import Choice, Form, find_booking_form
+from monitor.sites.ezbooking.naming import NAMING
 
 __all__ = ["EzBookingAdapter"]
 
@@ -75,6 +76,7 @@ class EzBookingAdapter(SiteAdapter):
     """Reads prefecture bookings of the eZ Publish booking module."""
 
     kind = "ezbooking"
+    naming = NAMING
 
     @classmethod
     def accepts(cls, url: httpx.URL) -> bool:
