@@ -454,7 +454,7 @@ def active() -> Redactor:
     return _active
 
 
-def _redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     factory = _previous_factory or logging.LogRecord  # None once uninstalled under a wrapper
     record = factory(*args, **kwargs)
     _redact_record(record, _active)

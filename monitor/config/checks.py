@@ -355,27 +355,31 @@ class _Checker:
                 return False
         return True
 
-    def _timings(self, monitor: MonitorSettings | None) -> tuple[Any, list[Any], Any]:
+    def _timings(
+        self, monitor: MonitorSettings | None
+    ) -> tuple[float | None, list[float | None], float | None]:
         """Base interval, surge intervals and min_spacing; read from the raw table (where
         readable) when [monitor] has other problems, so floors are reported with them."""
         if monitor is not None:
-            surge = [w.interval for w in monitor.surge]
-            return monitor.interval, surge, monitor.min_spacing
+            windows: list[float | None] = [w.interval for w in monitor.surge]
+            return monitor.interval, windows, monitor.min_spacing
         raw = self.data.get("monitor")
         raw = raw if isinstance(raw, dict) else {}
 
         def read(value: object, default: float | None) -> float | None:
             if value is None:
                 return default
+            if not isinstance(value, str | int | float):
+                return None
             try:
-                return parse_duration(value)  # type: ignore[arg-type]
+                return parse_duration(value)
             except ValueError:
                 return None
 
-        windows = raw.get("surge")
-        surge = (
-            [read(w.get("interval"), 30.0) if isinstance(w, dict) else None for w in windows]
-            if isinstance(windows, list)
+        written = raw.get("surge")
+        surge: list[float | None] = (
+            [read(w.get("interval"), 30.0) if isinstance(w, dict) else None for w in written]
+            if isinstance(written, list)
             else []
         )
         interval = read(raw.get("interval"), 300.0)

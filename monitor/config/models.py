@@ -275,7 +275,9 @@ class SurgeWindow(_Model):
 
 
 DEFAULT_SURGE = (
-    SurgeWindow(days=("mon",), start="07:58", end="08:30", interval="30s"),  # type: ignore[arg-type]
+    SurgeWindow.model_validate(
+        {"days": ["mon"], "start": "07:58", "end": "08:30", "interval": "30s"}
+    ),
 )
 
 

@@ -181,7 +181,7 @@ _SIZE_UNITS = {
 }
 
 
-def parse_size(value: str | int) -> int:
+def parse_size(value: object) -> int:
     """A byte count from ``2097152``, ``"512KiB"``, ``"2MiB"``, ``"1.5MB"`` (units any case).
 
     Raises :class:`ValueError` saying what is accepted.
@@ -210,7 +210,7 @@ def format_size(size: int) -> str:
 
 def _v_size(value: object) -> int:
     try:
-        size = parse_size(value)  # type: ignore[arg-type]
+        size = parse_size(value)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if not _MIN_PAGE_SIZE <= size <= _MAX_PAGE_SIZE:
