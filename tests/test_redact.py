@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import apprise
 import pytest
 
 from monitor.config import NotifySettings
@@ -187,6 +189,55 @@ def test_uninstall_restores_plain_logging() -> None:
     record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "%s", ("a",), None)
     assert record.args == ("a",)
     assert active()("hunter2pass") == "hunter2pass"
+
+
+# ── apprise's logger while URLs are masked ─────────────────────────────────
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_masking_in_one_thread_keeps_apprise_quiet_there_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While one thread masks a URL (apprise parses it and may quote it in its log), a
+    delivery thread's apprise lines, which say why a send failed, still get through."""
+    inside, release = threading.Event(), threading.Event()
+    real = apprise.Apprise.instantiate
+
+    def parsing(url: str, *args: object, **kwargs: object) -> object:
+        logging.getLogger("apprise").warning("parsing %s", url)
+        inside.set()
+        release.wait(10)
+        return real(url)
+
+    monkeypatch.setattr(apprise.Apprise, "instantiate", staticmethod(parsing))
+    seen = _Lines()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(seen)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    masked: list[str] = []
+    masker = threading.Thread(target=lambda: masked.append(mask_url(TGRAM)))
+    try:
+        masker.start()
+        assert inside.wait(10)
+        logger.warning("Failed to send Telegram notification: error=500")
+        release.set()
+        masker.join(10)
+    finally:
+        release.set()
+        logger.removeHandler(seen)
+        logger.setLevel(level)
+    assert seen.lines == ["Failed to send Telegram notification: error=500"]
+    assert masked == [mask_url(TGRAM)]
+    assert "AAFakeSecretToken" not in masked[0]
 
 
 # ── the command line ────────────────────────────────────────────────────────
