@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from monitor.config import CalendarRef
+from monitor.sites.ezbooking import EzBookingAdapter
+from monitor.sites.registry import find_adapter, naming_for
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,20 @@ def test_construction_from_config_values() -> None:
         CalendarRef(label="3.1", planning=1)
     with pytest.raises(ValueError):
         CalendarRef()
+
+
+def test_the_booking_plugin_declares_its_urls_and_how_calendars_are_named() -> None:
+    """Config asks the registry; the booking module answers for its own URLs and labels."""
+    booking = "https://www.haute-savoie.gouv.fr/booking/create/29396"
+    assert find_adapter(booking) is EzBookingAdapter
+    assert find_adapter("https://www.haute-savoie.gouv.fr/Demarches") is None
+    assert find_adapter("not a url at all") is None
+    naming = naming_for(booking)
+    assert naming.label_matches("3.1", "Calendrier 3.1 - Renouvellement")
+    assert not naming.label_matches("3.1", "Calendrier 3.10")
+    assert naming.parse_label("3.1") == "3.1"
+    with pytest.raises(ValueError, match=r'Write just "3\.1"'):
+        naming.parse_label("Calendrier 3.1")
+    assert naming.parse_planning("24980") == 24980
+    with pytest.raises(ValueError, match="radio button"):
+        naming.parse_planning(-3)
