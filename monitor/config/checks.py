@@ -456,6 +456,3 @@ class _Checker:
     def _shortest_interval(monitor: MonitorSettings, watches: tuple[Watch, ...]) -> float:
         values = [monitor.interval] + [w.interval for w in watches if w.interval is not None]
         return min(values) if values else math.inf
-
-
-# --------------------------------------------------------------------------- run time helpers

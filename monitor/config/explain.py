@@ -171,7 +171,9 @@ def issue_order(issue: Issue, order: Mapping[str, int]) -> tuple[int, int]:
     return order.get(str(section), -1), index
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- TOML syntax errors
+
+
 _TOML_HINTS = {
     "invalid value": (
         'text must be in double quotes (interval = "5m", name = "Renouvellement"); '

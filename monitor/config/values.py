@@ -31,8 +31,6 @@ from monitor.secrets import apprise_instance, apprise_schemes, mask_url
 
 # --------------------------------------------------------------------------- constants
 
-# --------------------------------------------------------------------------- constants
-
 POLITE_INTERVAL = 30.0
 """Shortest polling interval (seconds) allowed against a real prefecture host."""
 
@@ -441,7 +439,9 @@ def check_apprise_url(value: object) -> str:
     )
 
 
-# --------------------------------------------------------------------------- models
+# ------------------------------------------------------------- names, listen addresses, paths
+
+
 def normalize_space(text: str) -> str:
     """NFKC (so no-break and thin spaces become spaces) and collapsed whitespace."""
     return " ".join(unicodedata.normalize("NFKC", text).split())

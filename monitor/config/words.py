@@ -100,6 +100,3 @@ def suggest(word: str, choices: Sequence[str]) -> str | None:
     """The closest of ``choices`` to ``word``, if one is close enough to be a typo."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
-
-
-# --------------------------------------------------------------------------- value parsers
