@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, parse_config
-from monitor.delivery import DeliveryWorker, heartbeat_draft, retry_delay
+from monitor.delivery import GROUP_WINDOW, DeliveryWorker, heartbeat_draft, retry_delay
 from monitor.observation import Observation, Status
-from monitor.store import Store
+from monitor.store import DeliveryPlan, PlannedDelivery, Store
 from tests.receiver import LocalTarget
 
 T0 = datetime(2026, 12, 7, 7, 0, 14, tzinfo=UTC)  # Monday 08:00:14 in Paris
@@ -80,7 +80,7 @@ async def settle(worker: DeliveryWorker) -> None:
     """Dispatch until every started send has finished and nothing new is due."""
     while True:
         worker.dispatch()
-        busy = [t for t in worker._busy.values() if not t.done()]
+        busy = worker.in_flight()
         if not busy:
             return
         await asyncio.gather(*busy)
@@ -192,7 +192,7 @@ def test_a_slow_failing_target_does_not_delay_the_other(tmp_path, store, phone, 
         while not phone.messages:
             await asyncio.sleep(0.02)
         served = loop.time() - started
-        await asyncio.gather(*worker._busy.values())
+        await asyncio.gather(*worker.in_flight())
         return served
 
     served = asyncio.run(go())
@@ -359,12 +359,16 @@ def test_the_worker_sleeps_while_a_target_waits_for_its_retry(tmp_path, store, p
     assert phone.messages == []
 
 
-def test_busy_targets_do_not_count_for_the_next_wake_up(tmp_path, store, phone, mail):
-    config = make_config(tmp_path, [phone.url, mail.url])
+def test_busy_targets_do_not_count_for_the_next_wake_up(store):
     observe(store, 0, Status.AVAILABLE, slots=1)
-    DeliveryWorker(store, config, clock=Clock()).store.enqueue_deliveries(
-        lambda e: [("phone", "p"), ("mail", "m")], T0
+    backlog = store.backlog(GROUP_WINDOW)
+    everyone = tuple(
+        PlannedDelivery(e.id, target, masked)
+        for e in backlog.events
+        if e.id is not None
+        for target, masked in [("phone", "p"), ("mail", "m")]
     )
+    store.plan_deliveries(DeliveryPlan(backlog.cursor, backlog.through, everyone), T0)
     assert store.next_sendable_at() == T0
     assert store.next_sendable_at(busy=["phone"]) == T0
     assert store.next_sendable_at(busy=["phone", "mail"]) is None
