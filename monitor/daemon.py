@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,7 +43,7 @@ from monitor.errors import MonitorError
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
 from monitor.notify import load_targets
-from monitor.observation import Observation, Status
+from monitor.observation import Observation
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
 from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store
@@ -100,7 +100,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watches: dict[str, _WatchState] = {}
         self._stopping = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self.runs = 0
 
     # ── life cycle ──────────────────────────────────────────────────────────
@@ -143,8 +143,10 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
-        tasks = [s.task for s in self._watches.values() if s.task and not s.task.done()]
-        tasks += list(self._background)
+        tasks: list[asyncio.Task[Any]] = [
+            s.task for s in self._watches.values() if s.task and not s.task.done()
+        ]
+        tasks += self._background
         for task in tasks:
             task.cancel()
         # Sends under way are not cancelled: one that reached the target must be
@@ -164,8 +166,8 @@ class Daemon:
             self.systemd.watchdog()
             await asyncio.sleep(every)
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -182,7 +184,7 @@ class Daemon:
         does the floor since the last check.
         """
         state = self._watches.setdefault(watch.name, _WatchState())
-        state.backoff = self._saved_backoff(watch.name)
+        state.backoff = self.store.backoffs.load(watch.name)
         policy = self._policy(watch)
         planned = first_run(policy, now, self.rng, backoff=state.backoff)
         checks = [
@@ -193,29 +195,6 @@ class Daemon:
         if checks and planned.at < max(checks) + timedelta(seconds=policy.floor):
             planned = Planned(max(checks) + timedelta(seconds=policy.floor), planned.reason)
         return planned
-
-    def _saved_backoff(self, name: str) -> Backoff:
-        raw = self.store.get_meta(f"backoff:{name}")
-        if not raw:
-            return Backoff()
-        try:
-            data = json.loads(raw)
-            cause = Status(data["cause"]) if data.get("cause") else None
-            not_before = (
-                datetime.fromisoformat(data["not_before"]) if data.get("not_before") else None
-            )
-            return Backoff(int(data.get("failures", 0)), cause, not_before)
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s: ignoring an unreadable saved backoff", name)
-            return Backoff()
-
-    def _save_backoff(self, name: str, backoff: Backoff) -> None:
-        data = {
-            "failures": backoff.failures,
-            "cause": backoff.cause.value if backoff.cause else None,
-            "not_before": backoff.not_before.isoformat() if backoff.not_before else None,
-        }
-        self.store.set_meta(f"backoff:{name}", json.dumps(data))
 
     def _schedule(self, name: str, planned: Planned) -> None:
         state = self._watches.setdefault(name, _WatchState())
@@ -305,7 +284,7 @@ class Daemon:
             previous = state.backoff
             state.backoff = backoff_after(previous, statuses, retry_after, now)
             if state.backoff != previous:
-                self._save_backoff(watch.name, state.backoff)
+                self.store.backoffs.save(watch.name, state.backoff)
             policy = self._policy(watch)
             planned = plan_after_run(policy, now, state.backoff, self.rng, last_start=started)
         except Exception:

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from monitor.events import HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
 from monitor.messages import Message, render
 from monitor.notify import SendResult, Target, load_targets, send, targets_for
 from monitor.store import DeliveryRow, Store
+from monitor.store.outbox import Backlog, DeliveryPlan, PlannedDelivery
 from monitor.transitions import iso
 
 __all__ = ["DeliveryWorker", "heartbeat_draft", "retry_delay"]
@@ -47,6 +48,8 @@ GROUP_WINDOW = timedelta(minutes=30)
 """A site outage hits every calendar of a watch at once: one message says it."""
 IDLE_WAKE = 60.0
 """Seconds between looks at the outbox when nothing wakes the worker earlier."""
+PLAN_BATCH = 500
+"""Events planned per transaction: a long backlog is planned in steps, each durable."""
 
 Sender = Callable[[Target, str, str], SendResult]
 
@@ -88,24 +91,63 @@ class DeliveryWorker:
         """New events were written: look at the outbox now."""
         self._wake.set()
 
-    def route(self, event: Event) -> Iterable[tuple[str, str]]:
+    def route(
+        self, event: Event, last_routed: Mapping[tuple[str, str], datetime]
+    ) -> list[tuple[str, str]]:
         """The targets ``(id, masked)`` an event goes to, by kind and the watch's tags.
 
         Site-wide trouble is one message, not one per calendar: a ``trouble``,
         ``recovered`` or ``layout_changed`` is not sent when the same watch
         had one of that kind sent within :data:`GROUP_WINDOW` (the events stay
-        in the store, so ``history`` still shows every calendar).
+        in the store, so ``history`` still shows every calendar). ``last_routed``
+        says when the latest earlier event of each ``(kind, watch)`` was sent.
+        Pure: reads only the config and its arguments.
         """
         if event.kind not in self.config.notify.events:
             return []
-        if event.kind in GROUPED and self.store.routed_recently(
-            event, event.created_at - GROUP_WINDOW
-        ):
-            log.info("%s: %s already told for this watch; not sent again", event.watch, event.kind)
-            return []
+        if event.kind in GROUPED:
+            last = last_routed.get((event.kind, event.watch))
+            if last is not None and last >= event.created_at - GROUP_WINDOW:
+                log.info(
+                    "%s: %s already told for this watch; not sent again", event.watch, event.kind
+                )
+                return []
         watch = self.config.watch(event.watch) if event.watch else None
         tags = watch.notify if watch is not None else ()
         return [(t.id, t.masked) for t in targets_for(list(self.targets.values()), tags)]
+
+    def plan(self, backlog: Backlog) -> DeliveryPlan:
+        """The deliveries of a backlog's events, in order (pure: no store access).
+
+        An event routed to someone counts for the grouping of the events after
+        it, as it would once written.
+        """
+        routed = dict(backlog.last_routed)
+        planned: list[PlannedDelivery] = []
+        for event in backlog.events:
+            assert event.id is not None  # events read from the store have ids
+            targets = self.route(event, routed)
+            if targets:
+                key = (event.kind, event.watch)
+                routed[key] = max(event.created_at, routed.get(key, event.created_at))
+            planned += [PlannedDelivery(event.id, target, masked) for target, masked in targets]
+        return DeliveryPlan(backlog.cursor, backlog.through, tuple(planned))
+
+    def enqueue(self, now: datetime) -> int:
+        """Plan the deliveries of every event not yet handed to delivery; returns how many.
+
+        Read, decide, write: the store is read, routes are computed from that
+        data alone, and the store writes the deliveries and moves its cursor in
+        one transaction (nothing runs inside it but the write).
+        """
+        created = 0
+        while True:
+            backlog = self.store.backlog(GROUP_WINDOW, limit=PLAN_BATCH)
+            if not backlog.events:
+                return created
+            created += self.store.plan_deliveries(self.plan(backlog), now)
+            if len(backlog.events) < PLAN_BATCH:
+                return created
 
     async def run(self) -> None:
         """Deliver until cancelled."""
@@ -133,7 +175,7 @@ class DeliveryWorker:
     def dispatch(self) -> int:
         """Plan new deliveries and start every target that has work due; returns how many."""
         now = self.clock()
-        self.store.enqueue_deliveries(self.route, now)
+        self.enqueue(now)
         started = 0
         due: dict[str, list[DeliveryRow]] = {}
         for row in self.store.due_deliveries(now, limit=500):

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_module
 from monitor.store import DB_NAME, Store
+from monitor.store import database as store_database
 from tests.conftest import CliResult
 
 WATCH = {"name": "Renouvellement", "url": "http://127.0.0.1:9/booking/create/29396"}
@@ -121,7 +121,7 @@ def test_permission_denied_creating_the_state_folder_is_a_usage_error(
     def denied(folder: Path) -> bool:
         raise PermissionError(errno.EACCES, "Permission denied", str(folder))
 
-    monkeypatch.setattr(store_module, "_make_private_dir", denied)
+    monkeypatch.setattr(store_database, "make_private_dir", denied)
     result = cli("run", "-c", config_for(state_dir))
     assert result.code == 2, result.err
     message = one_paragraph(result)

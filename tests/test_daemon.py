@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.observation import Status
 from monitor.sites.ezbooking.sim import SimPrefecture
 from tests.conftest import RENEWAL
 from tests.daemon_harness import DaemonProcess, wait_for
@@ -224,6 +225,8 @@ def test_a_restart_does_not_ask_a_site_that_blocked_us_again(sim, daemon_for):
     with daemon.store() as store:
         (row,) = [r for r in store.calendar_states() if r.calendar == "3.1"]
         assert row.next_check is not None and row.next_reason == "retry-after"
+        saved = store.backoffs.load("Renouvellement")
+        assert saved.cause is Status.BLOCKED and saved.not_before is not None
     assert daemon.stop() == 0
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, parse_config
-from monitor.delivery import DeliveryWorker, heartbeat_draft, retry_delay
+from monitor.delivery import GROUP_WINDOW, DeliveryWorker, heartbeat_draft, retry_delay
 from monitor.observation import Observation, Status
-from monitor.store import Store
+from monitor.store import DeliveryPlan, PlannedDelivery, Store
 from tests.receiver import LocalTarget
 
 T0 = datetime(2026, 12, 7, 7, 0, 14, tzinfo=UTC)  # Monday 08:00:14 in Paris
@@ -80,7 +80,7 @@ async def settle(worker: DeliveryWorker) -> None:
     """Dispatch until every started send has finished and nothing new is due."""
     while True:
         worker.dispatch()
-        busy = [t for t in worker._busy.values() if not t.done()]
+        busy = worker.in_flight()
         if not busy:
             return
         await asyncio.gather(*busy)
@@ -192,7 +192,7 @@ def test_a_slow_failing_target_does_not_delay_the_other(tmp_path, store, phone, 
         while not phone.messages:
             await asyncio.sleep(0.02)
         served = loop.time() - started
-        await asyncio.gather(*worker._busy.values())
+        await asyncio.gather(*worker.in_flight())
         return served
 
     served = asyncio.run(go())
@@ -359,12 +359,16 @@ def test_the_worker_sleeps_while_a_target_waits_for_its_retry(tmp_path, store, p
     assert phone.messages == []
 
 
-def test_busy_targets_do_not_count_for_the_next_wake_up(tmp_path, store, phone, mail):
-    config = make_config(tmp_path, [phone.url, mail.url])
+def test_busy_targets_do_not_count_for_the_next_wake_up(store):
     observe(store, 0, Status.AVAILABLE, slots=1)
-    DeliveryWorker(store, config, clock=Clock()).store.enqueue_deliveries(
-        lambda e: [("phone", "p"), ("mail", "m")], T0
+    backlog = store.backlog(GROUP_WINDOW)
+    everyone = tuple(
+        PlannedDelivery(e.id, target, masked)
+        for e in backlog.events
+        if e.id is not None
+        for target, masked in [("phone", "p"), ("mail", "m")]
     )
+    store.plan_deliveries(DeliveryPlan(backlog.cursor, backlog.through, everyone), T0)
     assert store.next_sendable_at() == T0
     assert store.next_sendable_at(busy=["phone"]) == T0
     assert store.next_sendable_at(busy=["phone", "mail"]) is None
@@ -391,3 +395,54 @@ def test_a_site_outage_is_one_message_not_one_per_calendar(tmp_path, store, phon
     assert len(titles) == 2, titles
     assert titles[0].startswith("Site down: 3.1")
     assert titles[1].startswith("Back to normal: 3.1")
+
+
+def test_planning_reads_decides_then_writes_so_events_arriving_meanwhile_wait_their_turn(
+    tmp_path, store, phone
+):
+    """No callback inside the write: the store is free while routes are decided."""
+    config = make_config(tmp_path, [phone.url], events=["slot_opened", "slot_gone"])
+    worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(14))
+    observe(store, 0, Status.AVAILABLE, slots=1)
+    backlog = store.backlog(GROUP_WINDOW)
+    plan = worker.plan(backlog)  # pure: decided from the backlog's data alone
+    assert [d.event_id for d in plan.deliveries] == [e.id for e in backlog.events]
+    observe(store, 1, Status.FULL)  # a write between the read and the plan's write
+    assert store.plan_deliveries(plan, T0) == 1
+    assert store.plan_deliveries(plan, T0) == 0, "the same plan twice must not duplicate"
+    assert [d.event_id for d in store.deliveries()] == [1]
+    (gone,) = store.backlog(GROUP_WINDOW).events  # the late event was not skipped
+    assert gone.kind == "slot_gone"
+    assert worker.enqueue(T0) == 1
+    assert [d.event_id for d in store.deliveries()] == [1, 2]
+    assert store.backlog(GROUP_WINDOW).events == ()
+
+
+def test_a_plan_is_written_whole_or_not_at_all(tmp_path, store, phone):
+    config = make_config(tmp_path, [phone.url])
+    worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(15))
+    observe(store, 0, Status.AVAILABLE, slots=1)
+    plan = worker.plan(store.backlog(GROUP_WINDOW))
+    stray = PlannedDelivery(plan.through + 1, "phone", "p")  # an event it did not read
+    broken = DeliveryPlan(plan.cursor, plan.through, (*plan.deliveries, stray))
+    with pytest.raises(ValueError, match="outside the plan"):
+        store.plan_deliveries(broken, T0)
+    assert store.deliveries() == [] and len(store.backlog(GROUP_WINDOW).events) == 1
+    assert store.plan_deliveries(plan, T0) == 1
+
+
+def test_grouping_holds_across_planning_steps(tmp_path, store, phone):
+    """An outage planned in two steps is still one message: the backlog says what was sent."""
+    config = make_config(tmp_path, [phone.url], language="en")
+    worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(16))
+    for minute in (0, 10, 20):
+        observe(store, minute, Status.DOWN, calendar="3.1")
+    assert worker.enqueue(T0) == 1  # the trouble of 3.1
+    for minute in (0, 10, 20):
+        observe(store, minute, Status.DOWN, calendar="3.2")
+    backlog = store.backlog(GROUP_WINDOW)
+    assert ("trouble", "Renouvellement") in backlog.last_routed
+    assert worker.enqueue(T0) == 0  # the trouble of 3.2, minutes later: already told
+    kinds = [(e.kind, e.calendar) for e in store.events_after(0)]
+    assert kinds == [("trouble", "3.1"), ("trouble", "3.2")]
+    assert [d.event_id for d in store.deliveries()] == [1]

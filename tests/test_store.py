@@ -17,10 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_module
 from monitor.errors import MonitorError, UsageError
 from monitor.observation import Observation, Status
-from monitor.store import DB_NAME, StateError, Store, StoreError
+from monitor.store import (
+    DB_NAME,
+    DeliveryPlan,
+    StateError,
+    Store,
+    StoreError,
+    database,
+    schema,
+)
 from monitor.transitions import EpisodeKind
 
 T0 = datetime(2026, 12, 7, 7, 0, 14, tzinfo=UTC)
@@ -28,6 +35,7 @@ URL = "https://www.haute-savoie.gouv.fr/booking/create/29396"
 SLOTS = (datetime(2026, 12, 8, 8, 0, tzinfo=UTC), datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
 PAGE = "<html><body>Nouvelle présentation</body></html>".encode("iso-8859-1")
 TA = 900.0
+NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 
 
 def obs(
@@ -83,12 +91,12 @@ def test_open_creates_a_private_folder_and_a_durable_database(state_dir: Path) -
         assert s.path == state_dir / DB_NAME
         assert s.pages_dir == state_dir / "pages"
         assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
-        db = s._db
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-        assert s.schema_version() == store_module.schema_version() == CURRENT
+        settings = s.connection_settings()
+        assert settings.journal_mode == "wal"
+        assert settings.synchronous == 2  # FULL
+        assert settings.foreign_keys is True
+        assert settings.busy_timeout_ms >= 1000
+        assert s.schema_version() == schema.schema_version() == CURRENT
     assert not s.readonly
 
 
@@ -119,7 +127,7 @@ def test_a_lock_held_too_long_at_open_stays_a_plain_store_error(
     holder = sqlite3.connect(path, isolation_level=None)  # rollback journal, not WAL
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN EXCLUSIVE")
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.05)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT", 0.05)
     try:
         with pytest.raises(StoreError, match="database is locked") as info:
             Store.open(tmp_path)
@@ -180,7 +188,7 @@ def test_record_writes_the_observation_state_episode_and_event(store: Store) -> 
 
 def test_stored_times_are_fixed_width_utc_text(store: Store) -> None:
     store.record(obs(0, Status.FULL), trouble_after=TA)
-    text = store._db.execute("SELECT checked_at FROM observations").fetchone()[0]
+    text = raw(store.path).execute("SELECT checked_at FROM observations").fetchone()[0]
     assert text == "2026-12-07T07:00:14.000000+00:00"
 
 
@@ -292,7 +300,9 @@ def test_outbox_ignores_an_event_it_already_has(store: Store) -> None:
     """Even if the calendar's state were lost, the dedup key keeps the outbox clean."""
     available = obs(5, Status.AVAILABLE)
     assert len(store.record(available, trouble_after=TA)) == 1
-    store._db.execute("UPDATE calendars SET episode_opened_at = NULL, episode_id = NULL")
+    other = raw(store.path)  # a second connection, as a hand edit with the sqlite3 shell
+    other.execute("UPDATE calendars SET episode_opened_at = NULL, episode_id = NULL")
+    other.close()
     assert store.record(available, trouble_after=TA) == []
     assert store.last_event_id() == 1
 
@@ -400,7 +410,7 @@ def test_store_is_usable_from_another_thread(store: Store) -> None:
 # --------------------------------------------------------------------------- migrations
 
 
-CURRENT = store_module.schema_version()
+CURRENT = schema.schema_version()
 NEXT = CURRENT + 1
 
 
@@ -417,7 +427,7 @@ def _hand_made_v1(path: Path) -> None:
     db = raw(path)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("BEGIN")
-    for statement in store_module._V1:
+    for statement in schema.SCHEMA_V1:
         db.execute(statement)
     db.execute(
         "INSERT INTO events (kind, watch, calendar, created_at, dedup_key, payload) "
@@ -435,14 +445,17 @@ def test_migration_upgrades_a_v1_database(tmp_path: Path, monkeypatch: pytest.Mo
         assert s.schema_version() == CURRENT
         assert s.event(1) is not None and s.event(1).kind == "heartbeat"  # type: ignore[union-attr]
         # Events from before deliveries existed are not sent after the upgrade.
-        assert s.enqueue_deliveries(lambda e: [("phone", "phone")], datetime.now(UTC)) == 0
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
+        backlog = s.backlog(timedelta(minutes=30))
+        assert backlog.events == () and backlog.cursor == 1
+        assert s.plan_deliveries(DeliveryPlan(backlog.cursor, backlog.through), NOW) == 0
+        assert s.deliveries() == []
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, _add_extra))
     with Store.open(path) as s:
         assert s.schema_version() == NEXT
-        s._db.execute("INSERT INTO extra (event_id, target) VALUES (1, 'phone')")
+        raw(path).execute("INSERT INTO extra (event_id, target) VALUES (1, 'phone')")
     with Store.open(path) as s:  # nothing left to do the second time
         assert s.schema_version() == NEXT
-        assert s._db.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
+        assert raw(path).execute("SELECT count(*) FROM extra").fetchone()[0] == 1
 
 
 def test_a_failed_migration_changes_nothing(
@@ -455,7 +468,7 @@ def test_a_failed_migration_changes_nothing(
         _add_extra(db)
         raise RuntimeError("bug in the next migration")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, broken))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="next migration"):
         Store.open(path)
     db = raw(path)
@@ -468,18 +481,18 @@ def test_a_failed_migration_changes_nothing(
 def test_a_fresh_database_gets_every_migration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, _add_extra))
     with Store.open(tmp_path) as s:
         assert s.schema_version() == NEXT
-        s._db.execute("SELECT * FROM extra")
-        s._db.execute("SELECT * FROM deliveries")
+        raw(s.path).execute("SELECT * FROM extra")
+        raw(s.path).execute("SELECT * FROM deliveries")
 
 
 def test_readonly_refuses_a_database_that_needs_upgrading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _hand_made_v1(tmp_path / DB_NAME)
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, _add_extra))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, _add_extra))
     with pytest.raises(StoreError, match=r"older .* upgraded when the monitor next starts"):
         Store.open_readonly(tmp_path)
 
@@ -504,9 +517,13 @@ def test_a_newer_database_is_refused_with_a_sentence(state_dir: Path) -> None:
 
 
 def test_schema_indexes_what_history_queries(store: Store) -> None:
-    plan = store._db.execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM observations WHERE watch = ? AND calendar = ? "
-        "AND checked_at >= ?",
-        ("w", "", "2026"),
-    ).fetchall()
+    plan = (
+        raw(store.path)
+        .execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM observations WHERE watch = ? AND calendar = ? "
+            "AND checked_at >= ?",
+            ("w", "", "2026"),
+        )
+        .fetchall()
+    )
     assert "observations_by_calendar" in json.dumps([tuple(r) for r in plan])

@@ -1,0 +1,217 @@
+"""One SQLite connection, guarded: opening, the write transaction, reads, closing.
+
+Every aggregate of the store (calendars, outbox, backoffs) goes through one
+:class:`Database`, so there is one place where SQLite errors become sentences,
+one lock, and one kind of write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``)
+— the single place to move writes onto their own thread later.
+
+Durability: WAL journal with ``synchronous=FULL``, so a committed transaction
+has been fsynced (also on a Raspberry Pi SD card). Threads: the connection is
+opened with ``check_same_thread=False`` and guarded by a lock, so it may be used
+from the asyncio loop thread or a worker thread. A read-only database
+(``mode=ro``) works while the daemon writes: WAL readers never block the
+writer, nor are blocked by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from monitor.store.errors import DB_SUFFIXES, StateError, StoreError, folder_failure, open_failure
+from monitor.store.pages import make_private_dir
+from monitor.store.schema import migrate, refuse_newer, schema_version
+
+__all__ = ["BUSY_TIMEOUT", "DB_NAME", "ConnectionSettings", "Database", "db_path"]
+
+log = logging.getLogger("monitor.store")
+
+DB_NAME = "state.db"
+"""The database file's name inside the state folder."""
+BUSY_TIMEOUT = 10.0
+"""Seconds to wait for another connection's write lock before giving up."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """How the connection is set up, as SQLite reports it (what durability rests on)."""
+
+    journal_mode: str
+    synchronous: int
+    """0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA."""
+    foreign_keys: bool
+    busy_timeout_ms: int
+
+
+def db_path(path: str | os.PathLike[str]) -> Path:
+    """A database file as given, or ``state.db`` inside a state folder."""
+    p = Path(path)
+    if p.suffix in DB_SUFFIXES or p.is_file():
+        return p
+    return p / DB_NAME
+
+
+class Database:
+    """A guarded connection to the state database; open with :meth:`open` or
+    :meth:`open_readonly`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        """Use :meth:`open` or :meth:`open_readonly` instead."""
+        connection.row_factory = sqlite3.Row
+        self._connection = connection
+        self._lock = threading.RLock()
+        self._closed = False
+        self.path = path
+        self.readonly = readonly
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Database:
+        """Open (creating it if needed) the database of a state folder, or a ``.db`` file.
+
+        Creates the folder with mode 0700, sets WAL + ``synchronous=FULL`` +
+        foreign keys + a busy timeout, and applies pending migrations in one
+        transaction. Raises :class:`StateError` (exit status 2) if the folder or the
+        database is unusable (permission, not a database, newer schema), and a plain
+        :class:`StoreError` for what may pass by itself (disk full, a lock held too long).
+        """
+        file = db_path(path)
+        try:
+            make_private_dir(file.parent)
+        except OSError as exc:
+            raise folder_failure(file.parent, exc) from exc
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = sqlite3.connect(
+                file, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("%s: WAL journal unavailable here (got %s)", file, mode)
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            connection.execute("PRAGMA journal_size_limit = 4194304")
+            migrate(connection, file)
+        except sqlite3.Error as exc:
+            if connection is not None:
+                connection.close()
+            raise open_failure(exc, file, Path(path), readonly=False) from exc
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        return cls(connection, file, readonly=False)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> Database:
+        """Open an existing database for reading only (``mode=ro``), e.g. for ``status``.
+
+        Raises :class:`StateError` when no database exists yet, it cannot be read, or
+        its schema is not the one this version reads; a plain :class:`StoreError` for
+        what may pass (a lock, I/O).
+        """
+        file = db_path(path)
+        if not file.is_file():
+            raise StateError(
+                f"No state database at {file} yet: it is created when the monitor first "
+                "runs (rdv-monitor run). Check [monitor] state_dir if it should exist."
+            )
+        uri = "file:" + quote(str(file.absolute())) + "?mode=ro"
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            refuse_newer(version, file)
+            if version < schema_version():
+                raise StateError(
+                    f"The state database {file} has schema version {version}, older than "
+                    f"this rdv-monitor's ({schema_version()}); it is upgraded when the monitor "
+                    "next starts (rdv-monitor run)."
+                )
+        except sqlite3.Error as exc:
+            if connection is not None:
+                connection.close()
+            raise open_failure(exc, file, Path(path), readonly=True) from exc
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        return cls(connection, file, readonly=True)
+
+    def close(self) -> None:
+        """Close the connection (idempotent). The last one to close checkpoints the WAL."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._connection.close()
+
+    @contextmanager
+    def guard(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and turn SQLite errors into a :class:`StoreError` naming the action."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"Cannot {doing}: the state database {self.path} is closed.")
+            try:
+                yield self._connection
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"Cannot {doing} in the state database {self.path}: {exc}."
+                ) from exc
+
+    @contextmanager
+    def transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: take the write lock up front).
+
+        The body gets the connection and plain data only: it must not call back
+        into code that could use the store again.
+        """
+        if self.readonly:
+            raise StoreError(f"Cannot {doing}: the state database was opened read-only.")
+        with self.guard(doing) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):  # the first error is the one to report
+                        db.execute("ROLLBACK")
+                raise
+
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Every row of a query."""
+        with self.guard("read") as db:
+            rows: list[sqlite3.Row] = db.execute(sql, params).fetchall()
+            return rows
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        """The first row of a query, or ``None``."""
+        with self.guard("read") as db:
+            row: sqlite3.Row | None = db.execute(sql, params).fetchone()
+            return row
+
+    def scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        """The integer in the first column of the first row (queries that always return one)."""
+        row = self.one(sql, params)
+        assert row is not None
+        return int(row[0])
+
+    def settings(self) -> ConnectionSettings:
+        """The connection's durability settings, as SQLite reports them."""
+        journal = self.one("PRAGMA journal_mode")
+        return ConnectionSettings(
+            journal_mode=str(journal[0]) if journal is not None else "",
+            synchronous=self.scalar("PRAGMA synchronous"),
+            foreign_keys=bool(self.scalar("PRAGMA foreign_keys")),
+            busy_timeout_ms=self.scalar("PRAGMA busy_timeout"),
+        )
