@@ -348,12 +348,6 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     return _build(tomllib.loads(file.read_text(encoding="utf-8")), str(file))
 
 
-_WORDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {code: phrases.procedures for code, phrases in CATALOGUES.items()}
-)
-"""The words of the listing, per language: from the language catalogues (:mod:`monitor.lang`)."""
-
-
 def _toml_string(text: str) -> str:
     """``text`` as a TOML basic string (JSON's escapes are all valid TOML)."""
     return json.dumps(text, ensure_ascii=False)
@@ -375,10 +369,10 @@ def format_catalogue(catalogue: Catalogue, language: Language = "en") -> str:
 
     ``language`` is "en" or "fr"; it picks titles, descriptions and the words around them.
     """
-    if language not in _WORDS:
-        known = " or ".join(f'"{code}"' for code in _WORDS)
+    if language not in CATALOGUES:  # the words come from the language catalogues
+        known = " or ".join(f'"{code}"' for code in CATALOGUES)
         raise ValueError(f"language must be {known}, not {language!r}")
-    words = _WORDS[language]
+    words = CATALOGUES[language].procedures
     if not catalogue.prefectures:
         return words["none"]
     blocks: list[str] = []

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.config import EVENTS, Template, load_config, parse_config
+from monitor.config import Template, load_config, parse_config
 from monitor.errors import ConfigError
 from monitor.events import Event
 from monitor.notify.messages import (
@@ -724,11 +724,6 @@ def test_unknown_placeholders() -> None:
         unknown_placeholders("slot_opened", "{url")
     with pytest.raises(KeyError, match="known: slot_opened"):
         unknown_placeholders("slot_open", "{url}")
-
-
-def test_every_config_event_has_placeholders() -> None:
-    assert set(EVENTS) <= set(PLACEHOLDERS)
-    assert "test" in PLACEHOLDERS
 
 
 def test_template_problem_messages() -> None:
