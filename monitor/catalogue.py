@@ -21,9 +21,11 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.lang import CATALOGUES
 
 __all__ = [
     "CALENDAR_LABEL_PATTERN",
@@ -42,7 +44,8 @@ CALENDAR_LABEL_PATTERN = re.compile(r"^[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*$")
 
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-Language = Literal["fr", "en"]
+Language = str
+"""A language code of :mod:`monitor.lang` ("fr", "en")."""
 
 
 def normalize_id(text: str) -> str:
@@ -345,36 +348,6 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     return _build(tomllib.loads(file.read_text(encoding="utf-8")), str(file))
 
 
-_WORDS = {
-    "en": {
-        "prefecture": "prefecture",
-        "calendars": "calendars",
-        "calendar": "calendar",
-        "first": "first choice",
-        "then": "then",
-        "for": "For",
-        "paste": "Paste into your config file:",
-        "also": "also accepted",
-        "none": "No prefecture in the catalogue.",
-        "single": "the booking's only calendar",
-        "colon": ":",
-    },
-    "fr": {
-        "prefecture": "préfecture",
-        "calendars": "calendriers",
-        "calendar": "calendrier",
-        "first": "en priorité",
-        "then": "puis",
-        "for": "Pour",
-        "paste": "À copier dans votre fichier de configuration :",
-        "also": "aussi accepté",
-        "none": "Aucune préfecture dans le catalogue.",
-        "single": "le seul calendrier de la réservation",
-        "colon": " :",
-    },
-}
-
-
 def _toml_string(text: str) -> str:
     """``text`` as a TOML basic string (JSON's escapes are all valid TOML)."""
     return json.dumps(text, ensure_ascii=False)
@@ -396,9 +369,10 @@ def format_catalogue(catalogue: Catalogue, language: Language = "en") -> str:
 
     ``language`` is "en" or "fr"; it picks titles, descriptions and the words around them.
     """
-    if language not in _WORDS:
-        raise ValueError(f'language must be "en" or "fr", not {language!r}')
-    words = _WORDS[language]
+    if language not in CATALOGUES:  # the words come from the language catalogues
+        known = " or ".join(f'"{code}"' for code in CATALOGUES)
+        raise ValueError(f"language must be {known}, not {language!r}")
+    words = CATALOGUES[language].procedures
     if not catalogue.prefectures:
         return words["none"]
     blocks: list[str] = []

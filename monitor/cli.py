@@ -161,8 +161,7 @@ def _notify_test_args(parser: argparse.ArgumentParser) -> None:
 def cmd_notify_test(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from monitor.messages import test_message
-    from monitor.notify import load_targets, send_all, targets_for
+    from monitor.notify import load_targets, send_all, targets_for, test_message
 
     config = _load(args.config)
     targets = load_targets(config.notify)

@@ -29,9 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import Config
-from monitor.events import HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
-from monitor.messages import Message, render
-from monitor.notify import SendResult, Target, load_targets, send, targets_for
+from monitor.events import GROUPED, HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
+from monitor.notify import Message, SendResult, Target, load_targets, render, send, targets_for
 from monitor.store import DeliveryRow, Store
 from monitor.store.outbox import Backlog, DeliveryPlan, PlannedDelivery
 from monitor.transitions import iso
@@ -43,7 +42,6 @@ log = logging.getLogger("monitor.delivery")
 FIRST_RETRY = 15.0
 MAX_RETRY = 600.0
 GIVE_UP_AFTER = timedelta(hours=24)
-GROUPED = frozenset({"trouble", "recovered", "layout_changed"})
 GROUP_WINDOW = timedelta(minutes=30)
 """A site outage hits every calendar of a watch at once: one message says it."""
 IDLE_WAKE = 60.0

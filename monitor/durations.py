@@ -17,6 +17,11 @@ No duration is longer than :data:`MAX_DURATION` (3650 days): far beyond any
 sensible setting, yet small enough that adding it to any time of this century
 stays within what :mod:`datetime` can hold (year 9999), so that a typo such as
 ``"100000000d"`` is refused here, in a sentence, and never overflows later.
+
+Durations are also *written* here, the one place that does so: for the config
+(:func:`format_duration`, ``"1h30m"``), and for people in their language
+(:func:`say_duration`, « 3 min 26 s »; :func:`say_period`, « 24 h »;
+:func:`span`, ``3 d 4 h``), with unit words from :mod:`monitor.lang`.
 """
 
 from __future__ import annotations
@@ -24,12 +29,17 @@ from __future__ import annotations
 import math
 import re
 
+from monitor.lang import phrases_for
+
 __all__ = [
     "DURATION_HELP",
     "MAX_DURATION",
     "DurationTooLongError",
     "format_duration",
     "parse_duration",
+    "say_duration",
+    "say_period",
+    "span",
 ]
 
 DURATION_HELP = 'write e.g. "30s", "5m", "1h", "1h30m", "1d" or a number of seconds'
@@ -175,6 +185,60 @@ def format_duration(seconds: float) -> str:
         else:
             parts.append(f"{whole}s")
     return "".join(parts)
+
+
+def say_duration(seconds: float | None, language: str) -> str:
+    """How long something lasted, for a message: « 3 min 26 s », « 47 min », « 1 h 5 min »,
+    « 2 j 3 h » ("2 d 3 h" in English); "?" when unknown.
+
+    Seconds are kept only under ten minutes, minutes only under a day: the precision
+    a person acts on. Negative values are shown as zero (clocks may disagree a little).
+    """
+    if seconds is None:
+        return "?"
+    unit = phrases_for(language).units
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} {unit['s']}"
+    if total < 3600:
+        minutes, secs = divmod(total, 60)
+        if secs and minutes < 10:
+            return f"{minutes} {unit['min']} {secs} {unit['s']}"
+        return f"{minutes} {unit['min']}"
+    if total < 86400:
+        hours, rest = divmod(total, 3600)
+        minutes = rest // 60
+        return f"{hours} {unit['h']} {minutes} {unit['min']}" if minutes else f"{hours} {unit['h']}"
+    days, rest = divmod(total, 86400)
+    hours = rest // 3600
+    return f"{days} {unit['d']} {hours} {unit['h']}" if hours else f"{days} {unit['d']}"
+
+
+def say_period(seconds: float, language: str) -> str:
+    """A reporting period in one rounded unit: « 45 min », « 24 h », « 3 j » ("3 d")."""
+    unit = phrases_for(language).units
+    hours = seconds / 3600
+    if hours < 1:
+        return f"{max(0, round(seconds / 60))} {unit['min']}"
+    if hours <= 48:
+        return f"{round(hours)} {unit['h']}"
+    return f"{round(hours / 24)} {unit['d']}"
+
+
+def span(seconds: float, language: str = "en") -> str:
+    """A duration in its two largest units, for tables: ``3 d 4 h``, ``4 min 48 s``, ``12 s``.
+
+    Negative values are shown as zero (clocks between machines may disagree a little).
+    """
+    unit = phrases_for(language).units
+    total = max(0, round(seconds))
+    amounts: list[tuple[int, str]] = []
+    for key, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        amounts.append((count, unit[key]))
+    first = next((i for i, (count, _) in enumerate(amounts) if count), len(amounts) - 1)
+    shown = [a for a in amounts[first : first + 2] if a[0] or a is amounts[first]]
+    return " ".join(f"{count} {word}" for count, word in shown)
 
 
 def _show(value: object) -> str:

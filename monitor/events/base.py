@@ -1,61 +1,48 @@
-"""Events: what the store tells the notifier, one row of the outbox each.
+"""What an event is, and the registry of event kinds.
 
-The model, end to end::
-
-    Observation ──▶ calendar state ──▶ episodes ──▶ events ──▶ outbox ──▶ notifier
-    (one check)     (per calendar)     (open/close)  (drafts)   (events table)
-
-An *event* is a fact worth a message: a calendar started showing slots
-(``slot_opened``), stopped showing them (``slot_gone``), could not be read for
-too long (``trouble``), can be read again (``recovered``), or answered with a
-page the classifier has never seen (``layout_changed``). ``heartbeat`` is
-reserved for the notifier's daily "still alive" message; the store never
-creates it.
-
-Kinds are registered by name, urlwatch-style: each is a small
-:class:`EventKind` constant in :data:`KINDS`, so a notifier, a template or the
-config can look one up by the word a user writes (``events = ["slot_opened"]``).
-Each kind lists the payload keys it always carries (:attr:`EventKind.fields`):
-a message must be writable from the payload alone ("3 slots on calendar 3.2
-from Tue 8 Dec 09:00, seen at 08:00:14, book at <url>"; "site down since
-07:42"), without reading the rest of the database.
-
-Times in payloads are ISO 8601 strings in UTC (``2025-12-08T07:00:14+00:00``);
-the notifier shows them in the configured time zone. :meth:`Event.time` parses
-one back.
-
-Every event has a ``dedup_key``, unique in the outbox and derived from the
-episode it belongs to (:func:`dedup_key`): inserting the same event twice, for
-instance when an observation is recorded again after a crash, is a no-op.
+An *event* is a fact worth a message (see :mod:`monitor.events`); its *kind*
+owns everything about it: the payload keys it carries, whether the notifier
+groups it per watch, whether it is sent when ``[notify] events`` is not given,
+whether a user may list it there, the ``{placeholders}`` its templates may use
+and the function that writes its message. Every list the config, the delivery
+worker or the notifier needs is derived from :data:`KINDS`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.events.writing import Words, Written
 
 __all__ = [
-    "HEARTBEAT",
+    "COMMON_FIELDS",
+    "GROUPED",
     "KINDS",
-    "LAYOUT_CHANGED",
-    "RECOVERED",
-    "SLOT_GONE",
-    "SLOT_OPENED",
-    "TROUBLE",
     "Event",
     "EventDraft",
     "EventKind",
+    "Writer",
     "dedup_key",
+    "default_kinds",
     "get_kind",
+    "grouped_kinds",
     "payload_to_json",
     "register",
+    "selectable_kinds",
 ]
 
-_COMMON = ("watch", "calendar", "label", "url", "status", "detail", "http_status", "seen_at")
+COMMON_FIELDS = ("watch", "calendar", "label", "url", "status", "detail", "http_status", "seen_at")
 """Payload keys of every calendar event: which calendar, where to book, what the check saw."""
+
+Writer = Callable[["Event", "Words", "datetime | None"], "Written"]
+"""Writes a kind's message: ``(event, words, gone_at) -> Written``. ``gone_at`` is set
+only for a ``slot_opened`` delivered after its slots were gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +57,21 @@ class EventKind:
     name: str
     summary: str
     """One line: when the event is created."""
+    write: Writer
+    """Writes the built-in message, and the values its templates may use."""
     fields: tuple[str, ...] = ()
+    placeholders: Mapping[str, str] = field(default_factory=dict)
+    """Every ``{placeholder}`` a template of this kind may use, with what it holds."""
+    grouped: bool = False
+    """One message per watch: while one is recent, the same kind for another calendar
+    of the watch is not sent again (a site outage is one message, not one per calendar)."""
+    default: bool = False
+    """Sent when ``[notify] events`` is not given."""
+    selectable: bool = True
+    """May be listed in ``[notify] events`` (``test`` may not: only ``notify-test`` sends it)."""
+    words: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The kind's own phrases, by language code then phrase name, used when a language
+    catalogue (:mod:`monitor.lang`) has none for this kind: a kind can be added in one module."""
 
 
 KINDS: dict[str, EventKind] = {}
@@ -93,59 +94,37 @@ def get_kind(name: str) -> EventKind:
         raise KeyError(f"unknown event kind {name!r}; known: {', '.join(KINDS)}") from None
 
 
-SLOT_OPENED = register(
-    EventKind(
-        "slot_opened",
-        "A calendar shows free slots: an availability episode opened.",
-        (*_COMMON, "planning_id", "opened_at", "first_slot", "slot_count", "slots"),
-    )
-)
-"""``first_slot``/``slots`` are ISO times (``slots`` may be empty and ``slot_count``
-``null`` when the page proves slots exist without listing them)."""
+def selectable_kinds() -> tuple[str, ...]:
+    """The names a user may list in ``[notify] events``, in registration order."""
+    return tuple(k.name for k in KINDS.values() if k.selectable)
 
-SLOT_GONE = register(
-    EventKind(
-        "slot_gone",
-        "A calendar that showed slots is full again: the availability episode closed.",
-        (*_COMMON, "opened_at", "last_seen_at", "duration_s", "first_slot", "slot_count", "slots"),
-    )
-)
-"""``first_slot``/``slot_count``/``slots`` are the last ones seen during the episode;
-``last_seen_at`` is the last check that still showed them."""
 
-TROUBLE = register(
-    EventKind(
-        "trouble",
-        "A calendar could not be read (down, blocked, captcha, unknown page) for too long.",
-        (*_COMMON, "since", "first_status", "duration_s", "bad_checks", "last_good"),
-    )
-)
-"""``status``/``detail`` are those of the check that crossed the threshold; ``since``
-is the first bad check of the run, ``first_status`` its status."""
+def default_kinds() -> tuple[str, ...]:
+    """The kinds sent when ``[notify] events`` is not given."""
+    return tuple(k.name for k in KINDS.values() if k.selectable and k.default)
 
-RECOVERED = register(
-    EventKind(
-        "recovered",
-        "A calendar reported as in trouble can be read again.",
-        (*_COMMON, "since", "trouble_status", "duration_s", "bad_checks"),
-    )
-)
-"""``status`` is the good status seen now (``available``/``full``); ``trouble_status``
-the last bad one; ``since`` when the trouble began; ``seen_at`` when it ended."""
 
-LAYOUT_CHANGED = register(
-    EventKind(
-        "layout_changed",
-        "A calendar answered with a page never seen before (the site may have changed).",
-        (*_COMMON, "since", "page_file", "page_size"),
-    )
-)
-"""``page_file`` is the saved page's file name inside ``<state_dir>/pages`` (``null``
-when there was no page body or it could not be saved; then ``page_error`` says why)."""
+def grouped_kinds() -> frozenset[str]:
+    """The kinds sent once per watch while a message of the same kind is recent."""
+    return frozenset(k.name for k in KINDS.values() if k.grouped)
 
-HEARTBEAT = register(
-    EventKind("heartbeat", "The daily 'still watching' message (created by the notifier).")
-)
+
+class _GroupedView(AbstractSet[str]):
+    """:func:`grouped_kinds` as a live set: it sees kinds registered after import."""
+
+    def __contains__(self, name: object) -> bool:
+        kind = KINDS.get(name) if isinstance(name, str) else None
+        return kind is not None and kind.grouped
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(grouped_kinds())
+
+    def __len__(self) -> int:
+        return len(grouped_kinds())
+
+
+GROUPED: AbstractSet[str] = _GroupedView()
+"""The names of the grouped kinds, always up to date with :data:`KINDS`."""
 
 
 def dedup_key(kind: str, watch: str, calendar: str, anchor: datetime | str) -> str:

@@ -218,8 +218,9 @@ def _from_config_file(path: Path) -> list[Target]:
         try:
             config = apprise.AppriseConfig()
             added = config.add(str(path))
-            services = getattr(config, "services", None) or config.servers  # 2.3 / 2.2
-            plugins = list(services()) if added else []
+            # apprise 2.3 names it services, 2.2 servers
+            services = getattr(config, "services", None) or getattr(config, "servers", None)
+            plugins = list(services()) if added and services else []
         except Exception as exc:
             added, plugins = False, []
             records.append(logging.makeLogRecord({"msg": str(exc), "levelno": logging.ERROR}))
