@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import MonitorError, UsageError
+from monitor.lang import LANGUAGES
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -380,7 +381,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _procedures_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", choices=("en", "fr"), default="en", help="language of titles")
+    parser.add_argument("--lang", choices=LANGUAGES, default="en", help="language of titles")
 
 
 @command("procedures", "list the procedures of the built-in catalogue", _procedures_args)

@@ -120,11 +120,6 @@ def test_the_test_message_is_a_kind_with_a_template() -> None:
     assert template_problem("test", "{sent_at}") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.py still checks template names against its own EVENTS tuple; "
-    "passes once config derives them from monitor.events.KINDS (see the branch report)",
-)
 def test_notify_test_sends_the_test_template_to_a_local_receiver(
     cli: Callable[..., CliResult], write_config: Callable[..., Path]
 ) -> None:

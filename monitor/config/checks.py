@@ -32,8 +32,8 @@ from monitor.config.values import POLITE_INTERVAL, POLITE_SPACING, url_host
 from monitor.config.words import POLITENESS, kind_of
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError
+from monitor.events import template_problem
 from monitor.http import is_loopback_host
-from monitor.messages import template_problem
 from monitor.sites.registry import find_adapter
 
 __all__ = ["parse_config", "permission_warning"]

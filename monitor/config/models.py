@@ -13,7 +13,7 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from datetime import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +30,6 @@ from pydantic_core import PydanticCustomError
 from monitor import USER_AGENT
 from monitor.config.values import (
     DEFAULT_EVENTS,
-    EVENTS,
     WEEKDAY_WORDS,
     WEEKDAYS,
     AppriseUrl,
@@ -60,7 +59,9 @@ from monitor.config.values import (
 )
 from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
 from monitor.durations import format_duration
+from monitor.events import KINDS
 from monitor.http import is_loopback_host
+from monitor.lang import DEFAULT_LANGUAGE, LANGUAGES
 from monitor.secrets import mask_url
 from monitor.sites.registry import naming_for
 
@@ -362,7 +363,7 @@ class NotifyTarget(_Model):
 
 class Template(_Model):
     """Overrides of one event's notification text. Their ``{placeholders}`` are checked
-    against :data:`monitor.messages.PLACEHOLDERS` once the whole ``[notify]`` table is read."""
+    against :data:`monitor.events.PLACEHOLDERS` once the whole ``[notify]`` table is read."""
 
     title: Text | None = None
     body: Text | None = None
@@ -371,11 +372,11 @@ class Template(_Model):
 def _v_templates(value: object) -> object:
     if isinstance(value, dict):
         for key in value:
-            if key not in EVENTS:
-                guess = suggest(str(key), EVENTS)
+            if key not in KINDS:
+                guess = suggest(str(key), tuple(KINDS))
                 hint = f' Did you mean "{guess}"?' if guess else ""
                 raise fail(
-                    f'"{key}" is not an event; templates exist for {", ".join(EVENTS)}, '
+                    f'"{key}" is not an event; templates exist for {", ".join(KINDS)}, '
                     f"written [notify.templates.slot_opened].{hint}"
                 )
     return value
@@ -388,9 +389,7 @@ class NotifySettings(_Model):
     config: ConfigPath | None = None
     """An apprise config file (YAML or text), relative to the config file's folder."""
     events: tuple[Event, ...] = DEFAULT_EVENTS
-    language: Annotated[
-        Literal["fr", "en"], BeforeValidator(choice(("fr", "en"), "a language"))
-    ] = "fr"
+    language: Annotated[str, BeforeValidator(choice(LANGUAGES, "a language"))] = DEFAULT_LANGUAGE
     heartbeat: TimeOfDay = time(9, 0)
     """When the daily "still running" message goes out, if ``"heartbeat"`` is in ``events``."""
     templates: Annotated[dict[str, Template], BeforeValidator(_v_templates)] = Field(

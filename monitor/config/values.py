@@ -27,6 +27,7 @@ from monitor.durations import (
     format_duration,
     parse_duration,
 )
+from monitor.events import default_kinds, selectable_kinds
 from monitor.secrets import apprise_instance, apprise_schemes, mask_url
 
 # --------------------------------------------------------------------------- constants
@@ -72,10 +73,10 @@ for _i, _names in enumerate(
     for _name in _names:
         WEEKDAY_WORDS[_name] = _i
 
-EVENTS = ("slot_opened", "slot_gone", "trouble", "recovered", "layout_changed", "heartbeat")
-"""Every event a notification can be sent for."""
+EVENTS = selectable_kinds()
+"""Every event a notification can be sent for (asked from the event-kind registry)."""
 
-DEFAULT_EVENTS = ("slot_opened", "trouble", "recovered", "layout_changed")
+DEFAULT_EVENTS = default_kinds()
 
 _MIN_PAGE_SIZE = 16 * 1024
 _MAX_PAGE_SIZE = 256 * 1024 * 1024
