@@ -303,7 +303,13 @@ def test_squash_is_alnum_only(text: str) -> None:
 
 FULL_FIXTURES = sorted(p.name for p in PAGES.glob("full_*.html"))
 ACTIVE_IMAGE = b'<img src="/extension/ezbooking/design/ezbooking/images/etape_%dr.png" alt="" />'
-PLACES = [b"<body", b'<div id="header_Booking"', b"</form>", b'<div id="submit_Booking"', b"</body>"]
+PLACES = [
+    b"<body",
+    b'<div id="header_Booking"',
+    b"</form>",
+    b'<div id="submit_Booking"',
+    b"</body>",
+]
 
 
 @SETTINGS
@@ -355,7 +361,9 @@ def test_links_outside_bookable_cells_never_count(data: st.DataObject, classes: 
     body = BODIES["step4_free_slots.html"]
     cells = body.count(b'<td class="status-1 free">')
     turned = data.draw(st.integers(1, cells))
-    changed = body.replace(b'<td class="status-1 free">', f'<td class="{classes}">'.encode(), turned)
+    changed = body.replace(
+        b'<td class="status-1 free">', f'<td class="{classes}">'.encode(), turned
+    )
     verdict = classify(200, {}, changed)
     if turned == cells:
         assert_not_available(verdict)

@@ -289,9 +289,14 @@ def test_available_calendar_walks_to_the_week_table(
     step4 = client.get("/booking/create/29396/4")
     assert h2(step4) == "Choix d'une plage horaire"
     page = tree(step4)
-    links = [a.attributes["href"] or "" for a in page.css("#planning_Booking table td.status-1.free a")]
+    links = [
+        a.attributes["href"] or "" for a in page.css("#planning_Booking table td.status-1.free a")
+    ]
     assert sorted(links) == sorted(f"/booking/create/29396/5/{int(s.timestamp())}" for s in slots)
-    assert all(a.text(strip=True) == "plage libre" for a in page.css("#planning_Booking table td.status-1.free a"))
+    assert all(
+        a.text(strip=True) == "plage libre"
+        for a in page.css("#planning_Booking table td.status-1.free a")
+    )
     assert len(page.css("table td.complete")) > 10
     assert all(td.text(strip=True) == "complet" for td in page.css("table td.complete"))
     headers = [th.text(strip=True) for th in page.css("table thead tr:nth-child(2) th")]

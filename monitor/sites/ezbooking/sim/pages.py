@@ -300,12 +300,15 @@ _PROGRESS: Final = (
 """The progress bar's images; the active one ends in ``r``, done ones in ``G`` (step 2 has none)."""
 
 
+_IMAGES: Final = "/extension/ezbooking/design/ezbooking/images"
+
+
 def _progress(active: int) -> str:
     items = []
     for number, alt in _PROGRESS:
         suffix = "r" if number == active else ("G" if number < active else "")
         items.append(
-            f'<li><img src="/extension/ezbooking/design/ezbooking/images/etape_{number}{suffix}.png"'
+            f'<li><img src="{_IMAGES}/etape_{number}{suffix}.png"'
             f' width="86" height="86" alt="{alt}" title="{alt}" /></li>'
         )
     return '<ul id="Progress_Booking"> ' + "\n     ".join(items) + "</ul>"
@@ -543,7 +546,7 @@ def step4(
     offset: int,
     slots: Sequence[datetime],
 ) -> str:
-    """Step 4 "Choix d'une plage horaire": ``a#ezplanning-url`` and the week in ``#planning_Booking``.
+    """Step 4 « Choix d'une plage horaire »: ``a#ezplanning-url``, the week table.
 
     The real page's script loads the table from ``a#ezplanning-url`` into
     ``#planning_Booking``; the simulator also renders the first week in place,
