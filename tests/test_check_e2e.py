@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from monitor.check import Checker
 from monitor.config import load_config
 from monitor.observation import Status
+from monitor.sites.ezbooking import EzBookingAdapter
 from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
+from monitor.sites.registry import adapter_for
 from tests.conftest import INDEX_PHP, RENEWAL, SINGLE
 
 RENEWAL_CALENDARS = ["3.1", "3.2", "3.3", "3.4"]
@@ -326,3 +329,23 @@ def test_discover_rejects_a_url_no_adapter_knows(cli):
     result = cli("discover", "https://example.org/contact")
     assert result.code == 2
     assert "/booking/create/" in result.err
+
+
+# ── the Préfecture de police host runs the same module ──────────────────────
+
+PPRDV = "https://pprdv.interieur.gouv.fr/booking/create/948"
+
+
+@pytest.mark.parametrize(
+    "url", [PPRDV, PPRDV + "/0", PPRDV + "/1", "http://pprdv.interieur.gouv.fr/booking/create/948/"]
+)
+def test_prefecture_de_police_host_is_the_booking_module(url: str) -> None:
+    assert adapter_for(url) is EzBookingAdapter
+
+
+def test_a_config_watching_the_prefecture_de_police_loads(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[[watch]]\nname = "Préfecture de police"\nurl = "{PPRDV}"\n', "utf-8")
+    path.chmod(0o600)
+    (watch,) = load_config(path).watches
+    assert watch.url == PPRDV

@@ -176,7 +176,8 @@ def test_read_slots_dedups_sorts_and_ignores_absurd_times() -> None:
         "/5/1796630400",  # not a booking link
         "/booking/create/29396/5/1796630400abc",
     ]
-    html = "".join(f'<a href="{h}">libre</a>' for h in links).encode()
+    cells = "".join(f'<td class="status-1 free"><a href="{h}">libre</a></td>' for h in links)
+    html = f"<table><tr>{cells}</tr></table>".encode()
     page = parse_page({}, html)
     now = utc(2026, 11, 28)
     assert read_slots(page, now=now) == (utc(2026, 12, 7, 8), utc(2026, 12, 8, 8))
@@ -217,7 +218,8 @@ def test_libre_cells_without_links_are_not_available() -> None:
 def test_free_links_on_a_page_that_is_no_booking_step_are_not_evidence() -> None:
     body = load("unknown_redesign.html").replace(
         b'<a class="fr-btn"',
-        b'<a href="/booking/create/29396/5/1796630400">libre</a><a class="fr-btn"',
+        b'<table><tr><td class="status-1 free"><a href="/booking/create/29396/5/1796630400">'
+        b'libre</a></td></tr></table><a class="fr-btn"',
     )
     verdict = classify(200, {}, body)
     assert verdict.status is Status.UNKNOWN

@@ -8,6 +8,10 @@
 3. The FULL message stays ``full`` through entity encoding, apostrophe style,
    whitespace, case, split into elements and the windows-1252 charset.
 4. ``classify`` never raises, whatever the status code, headers and bytes.
+5. The progress image and the URL's step only ever take evidence away: a FULL
+   page with an ``etape_3r`` image planted anywhere or served at ``/3`` stays
+   ``full``; evidence at another step's URL or image is not ``available``; a
+   link outside a bookable cell never counts as a slot.
 """
 
 from __future__ import annotations
@@ -293,3 +297,76 @@ def test_classify_never_raises_on_odd_charsets(charset: str, body: bytes) -> Non
 def test_squash_is_alnum_only(text: str) -> None:
     decomposed = unicodedata.normalize("NFKD", text).casefold()
     assert squash(text) == "".join(c for c in decomposed if c.isalnum())
+
+
+# ── the step marks: the progress image and the URL can only take evidence away ──
+
+FULL_FIXTURES = sorted(p.name for p in PAGES.glob("full_*.html"))
+ACTIVE_IMAGE = b'<img src="/extension/ezbooking/design/ezbooking/images/etape_%dr.png" alt="" />'
+PLACES = [
+    b"<body",
+    b'<div id="header_Booking"',
+    b"</form>",
+    b'<div id="submit_Booking"',
+    b"</body>",
+]
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(FULL_FIXTURES),
+    step=st.sampled_from([3, 4, 6]),
+    place=st.sampled_from(PLACES),
+    url_step=st.sampled_from([None, 2, 3, 4]),
+)
+def test_full_page_with_a_planted_active_image_or_a_slot_url_is_full(
+    name: str, step: int, place: bytes, url_step: int | None
+) -> None:
+    body = load(name)
+    at = body.find(place)
+    body = body[:at] + ACTIVE_IMAGE % step + body[at:] if at >= 0 else body + ACTIVE_IMAGE % step
+    site = "https://www.val-doise.gouv.fr/booking/create/11343"
+    url = None if url_step is None else f"{site}/{url_step}"
+    verdict = classify(200, {}, body, url=url)
+    assert verdict.status is Status.FULL, verdict.detail
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(sorted(n for n in AVAILABLE_FIXTURES if n.startswith("step"))),
+    url_step=st.sampled_from([0, 1, 2, 5, 6, 8]),
+)
+def test_evidence_at_a_url_of_another_step_is_not_available(name: str, url_step: int) -> None:
+    url = f"https://pprdv.interieur.gouv.fr/booking/create/948/{url_step}"
+    assert_not_available(classify(200, {}, BODIES[name], url=url))
+
+
+@SETTINGS
+@given(name=st.sampled_from(["step3_description.html", "step4_free_slots.html"]))
+def test_evidence_whose_active_image_is_another_steps_is_not_available(name: str) -> None:
+    own = b"etape_3r.png" if name.startswith("step3") else b"etape_4r.png"
+    body = BODIES[name]
+    assert own in body
+    for other in (b"etape_1r.png", b"etape_6r.png"):
+        assert_not_available(classify(200, {}, body.replace(own, other)))
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    classes=st.sampled_from(["status-0", "status-2", "complete", "", "libre", "status-0 libre"]),
+)
+def test_links_outside_bookable_cells_never_count(data: st.DataObject, classes: str) -> None:
+    """Turning bookable cells into any other kind removes exactly those slots."""
+    body = BODIES["step4_free_slots.html"]
+    cells = body.count(b'<td class="status-1 free">')
+    turned = data.draw(st.integers(1, cells))
+    changed = body.replace(
+        b'<td class="status-1 free">', f'<td class="{classes}">'.encode(), turned
+    )
+    verdict = classify(200, {}, changed)
+    if turned == cells:
+        assert_not_available(verdict)
+    else:
+        assert verdict.status is Status.AVAILABLE
+        assert verdict.slot_count == cells - turned

@@ -103,7 +103,7 @@ class FakePrefecture:
         def tamper(request: httpx.Request, body: bytes) -> bytes:
             if request.method != "GET" or request.url.path != path:
                 return body
-            form = rb'(<form id="FormBookingCreate"[^>]*action=")[^"]*'
+            form = rb'(<form\b[^>]*id="FormBookingCreate"[^>]*action=")[^"]*'
             return re.sub(form, lambda m: m[1] + action.encode(), body, count=1)
 
         self.tamper = tamper

@@ -289,11 +289,16 @@ def test_available_calendar_walks_to_the_week_table(
     step4 = client.get("/booking/create/29396/4")
     assert h2(step4) == "Choix d'une plage horaire"
     page = tree(step4)
-    links = [a.attributes["href"] or "" for a in page.css("table td.libre a")]
+    links = [
+        a.attributes["href"] or "" for a in page.css("#planning_Booking table td.status-1.free a")
+    ]
     assert sorted(links) == sorted(f"/booking/create/29396/5/{int(s.timestamp())}" for s in slots)
-    assert all(a.text(strip=True) == "libre" for a in page.css("table td.libre a"))
-    assert len(page.css("table td.complet")) > 10
-    assert all(td.text(strip=True) == "complet" for td in page.css("table td.complet"))
+    assert all(
+        a.text(strip=True) == "plage libre"
+        for a in page.css("#planning_Booking table td.status-1.free a")
+    )
+    assert len(page.css("table td.complete")) > 10
+    assert all(td.text(strip=True) == "complet" for td in page.css("table td.complete"))
     headers = [th.text(strip=True) for th in page.css("table thead tr:nth-child(2) th")]
     assert headers[1:] == [
         "Lundi07/12",
@@ -305,9 +310,9 @@ def test_available_calendar_walks_to_the_week_table(
     ]
     assert "Du lundi 7 décembre 2026 au samedi 12 décembre 2026" in step4.text
     assert page.css_first("th[colspan='7']") is not None
-    legend = one(page, ".Blegende").text()
+    legend = one(page, "#caption_Booking").text()
     assert "libre" in legend, "the legend says libre too: count cells, not words"
-    next_week = one(page, ".Bnext a").attributes["href"]
+    next_week = one(page, "#planning_Booking a.link.next").attributes["href"]
     assert next_week == (
         "/ezjscore/call/bookingserver::planning::assign::29396::"
         f"{sim.planning_id(29396, '3.2')}::21"
@@ -566,11 +571,11 @@ def test_ezjscore_week_fragment(sim: SimPrefecture, client: httpx.Client) -> Non
     for prefix, offset, expected in (("", "0", 0), ("", "14", 1), ("/index.php", "21", 1)):
         week = client.get(prefix + call + offset)
         assert week.status_code == 200
-        links = tree(week).css("a[href*='/booking/create/29396/5/']")
+        links = tree(week).css("td.status-1 a[href*='/booking/create/29396/5/']")
         assert len(links) == expected, offset
         assert tree(week).css_first("th[colspan='7']") is not None
-        assert "libre" in one(tree(week), ".Blegende").text()
-    href = one(tree(client.get(call + "14")), "td.libre a").attributes["href"] or ""
+        assert "libre" in one(tree(week), "#caption_Booking").text()
+    href = one(tree(client.get(call + "14")), "td.status-1.free a").attributes["href"] or ""
     assert int(href.rsplit("/", 1)[1]) == int(slot(15, 9).timestamp())
     assert client.get(call.replace(str(pid), "1") + "0").status_code == 404
     sim.set_state(29396, "3.3", "down", variant="haproxy_502")
@@ -774,8 +779,8 @@ def test_slots_in_the_step_4_week_are_paris_times(sim: SimPrefecture, client: ht
     choose(client, sim, 29396, "3.4", token)
     client.post("/booking/create/29396/3", data={"ezxform_token": token, "nextButton": "x"})
     page = tree(client.get("/booking/create/29396/4"))
-    row = one(page, "tr:has(td.libre)")
-    assert one(row, "th").text(strip=True) == "08:30"
+    row = one(page, "tr:has(td.status-1)")
+    assert one(row, "td.time").text(strip=True) == "08:30"
     assert monday_of(utc_slot.date()) == date(2026, 12, 7)
 
 

@@ -187,7 +187,7 @@ class EzBookingAdapter(SiteAdapter):
         restarted = False
         for _ in range(MAX_PAGES):
             page = parse_page(response.headers, response.body)
-            verdict = classify_page(response.status, response.headers, page)
+            verdict = classify_page(response.status, response.headers, page, url=response.url)
             form = find_booking_form(page, response.url)
             if verdict.status is not Status.UNKNOWN or response.status != 200 or form is None:
                 unasked = (
@@ -286,8 +286,12 @@ class EzBookingAdapter(SiteAdapter):
 
         Step 3 leads to step 4 by its own "Etape suivante" button; failing
         that, the planning's week table is read from the ezjscore endpoint the
-        booking page itself uses.
+        booking page itself uses (``a#ezplanning-url`` on step 4, as the
+        site's script does, then the following weeks). Only bookable cells
+        count; when none is found the observation stays ``available`` (step
+        3 proved slots exist) and its detail says the dates could not be read.
         """
+        first: str | None = None
         if (
             found.page is not None
             and found.response is not None
@@ -305,16 +309,29 @@ class EzBookingAdapter(SiteAdapter):
                     return replace(found, response=step4, verdict=verdict)  # gone meanwhile
                 if verdict.status is Status.AVAILABLE and verdict.slots:
                     return _with_slots(found, verdict)
-        if found.choice is not None:
+                table = _planning_url(step4)
+                if table is not None and self._refusal(table) is None:
+                    first = table
+        weeks = 0
+        if found.choice is not None or first is not None:
             for week in range(WEEKS_AHEAD):
-                verdict = _classify(
-                    await self.fetcher.get(self._week_url(found.choice.value, week))
-                )
+                if week == 0 and first is not None:
+                    url = first
+                elif found.choice is not None:
+                    url = self._week_url(found.choice.value, week)
+                else:
+                    break
+                verdict = _classify(await self.fetcher.get(url))
+                weeks += 1
                 if verdict.status is Status.AVAILABLE and verdict.slots:
                     return _with_slots(found, verdict)
-                if verdict.status not in (Status.FULL, Status.AVAILABLE):
+                if verdict.status.is_trouble and verdict.status is not Status.UNKNOWN:
                     break  # an error page: stop asking
-        return replace(found, note="(The slot dates could not be read.)")
+        read = f" in the {weeks} week(s) read" if weeks else ""
+        return replace(
+            found,
+            note=f"(The slot dates could not be read: no bookable cell was found{read}.)",
+        )
 
     def _week_url(self, planning_id: str, week: int = 0) -> str:
         call = f"bookingserver::planning::assign::{self.booking_id}::{planning_id}::{7 * week}"
@@ -344,7 +361,14 @@ class EzBookingAdapter(SiteAdapter):
 
 def _classify(response: Response) -> Verdict:
     page = parse_page(response.headers, response.body)
-    return classify_page(response.status, response.headers, page)
+    return classify_page(response.status, response.headers, page, url=response.url)
+
+
+def _planning_url(response: Response) -> str | None:
+    """The absolute URL of step 4's week table (``a#ezplanning-url``), if the page has one."""
+    node = parse_page(response.headers, response.body).tree.css_first("a#ezplanning-url")
+    href = (node.attributes.get("href") or "").strip() if node is not None else ""
+    return str(httpx.URL(response.url).join(href)) if href else None
 
 
 def _with_slots(found: _Outcome, week: Verdict) -> _Outcome:

@@ -416,7 +416,7 @@ class Prefecture:
         else:
             week_start = _monday_of(self.current_date() + timedelta(days=offset))
             slots = state.slots if state.has_slots else ()
-            html = pages.week_fragment(booking, planning, week_start, slots)
+            html = pages.week_fragment(booking, planning, week_start, slots, offset)
         reply = self._html(ctx, 200, html, booking.charset)
         if state.kind == "slow":
             reply.delay = state.delay

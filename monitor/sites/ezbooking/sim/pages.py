@@ -289,16 +289,54 @@ document.getElementsByTagName('head')[0].appendChild(s); }})();
 """
 
 
-def _booking_block(booking: Booking, h2: str, form_body: str, *, step: str, error: str = "") -> str:
-    """``div#inner_Booking`` with the step's ``h2`` and ``form#FormBookingCreate``."""
+_PROGRESS: Final = (
+    (1, "Prise de rendez-vous"),
+    (3, "Descriptif"),
+    (4, "Choix d&#039;une plage"),
+    (6, "Contr&ocirc;le de s&eacute;curit&eacute;"),
+    (8, "Cordonn&eacute;es personnelles"),
+    (9, "Valider et terminer"),
+)
+"""The progress bar's images; the active one ends in ``r``, done ones in ``G`` (step 2 has none)."""
+
+
+_IMAGES: Final = "/extension/ezbooking/design/ezbooking/images"
+
+
+def _progress(active: int) -> str:
+    items = []
+    for number, alt in _PROGRESS:
+        suffix = "r" if number == active else ("G" if number < active else "")
+        items.append(
+            f'<li><img src="{_IMAGES}/etape_{number}{suffix}.png"'
+            f' width="86" height="86" alt="{alt}" title="{alt}" /></li>'
+        )
+    return '<ul id="Progress_Booking"> ' + "\n     ".join(items) + "</ul>"
+
+
+def _booking_block(
+    booking: Booking, h2: str, form_body: str, *, step: str, error: str = "", active: int = 0
+) -> str:
+    """``div#global_Booking``: progress bar, ``#inner_Booking > h2``, the form, the contacts.
+
+    As on the real pages, the second ``h2`` (« Contacts ») is inside ``#inner_Booking``
+    too, deeper: only the direct child names the step.
+    """
     error_html = ""
     if error:
         error_html = f'<div class="fr-alert fr-alert--error Berror">\n  <p>{error}</p>\n</div>\n'
-    return f"""<div id="inner_Booking" class="Booking">
-<h2>{h2}</h2>
-{error_html}<form id="FormBookingCreate" name="create" method="post" action="{esc(step)}">
+    return f"""<div id="global_Booking">
+  {_progress(active)}
+  <div id="header_Booking">module d&#039;inscription de l&#039;organisme</div>
+  <div id="inner_Booking">
+    <h2>{h2}</h2>
+{error_html}    <form name="create" class="jqTransform FormValidate" id="FormBookingCreate" \
+action="{esc(step)}" method="post">
 {form_body}
-</form>
+    </form>
+    <div id="dialog_Booking"><div id="contact_box" class="hidden_box"><h2>Contacts</h2>
+    <p>Pr&eacute;fecture &ndash; bureau des &eacute;trangers</p></div></div>
+  </div>
 </div>"""
 
 
@@ -336,7 +374,7 @@ def landing(booking: Booking, token: str, *, error: str = "") -> str:
 </div>
 {_submit(("nextButton", "Effectuer une demande de rendez-vous"))}"""
     block = _booking_block(
-        booking, esc(booking.title), body, step=booking.landing_path, error=error
+        booking, esc(booking.title), body, step=booking.landing_path, error=error, active=1
     )
     return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
 
@@ -358,7 +396,12 @@ d&eacute;marche&nbsp;:</p>
 </fieldset>
 {_submit(("nextButton", "Etape suivante"))}"""
     block = _booking_block(
-        booking, "Choix de la nature du rendez-vous", body, step=booking.step_path(1), error=error
+        booking,
+        "Choix de la nature du rendez-vous",
+        body,
+        step=booking.step_path(1),
+        error=error,
+        active=1,
     )
     return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
 
@@ -375,7 +418,7 @@ def full_message_html(state: State) -> str:
 
 def step2_full(booking: Booking, token: str, state: State) -> str:
     """Step 2 "Vérification de disponibilité": the FULL message and "Terminer"."""
-    body = f"""<p class="Bmessage">{full_message_html(state)}</p>
+    body = f"""        {full_message_html(state)}
 {_submit(("finishButton", "Terminer"))}"""
     block = _booking_block(
         booking, "V&eacute;rification de disponibilit&eacute;", body, step=booking.step_path(2)
@@ -399,6 +442,7 @@ def step3(booking: Booking, token: str, planning: Planning, *, error: str = "") 
         body,
         step=booking.step_path(3),
         error=error,
+        active=3,
     )
     return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
 
@@ -412,13 +456,25 @@ def _long_date(day: date) -> str:
     return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def week_fragment(
-    booking: Booking, planning: Planning, week_start: date, slots: Sequence[datetime]
-) -> str:
-    """The week table (Mon–Sat, time rows) and its legend: the ezjscore answer.
+_UNBOOKABLE_TIME: Final = "09:00"
+"""Weekday cells at this time are ``status-0`` (held back for urgent cases) when not free:
+they keep a slot link that the site's CSS hides, as real tables do. Never a slot."""
 
-    A free slot is a cell "libre" linking to ``…/booking/create/<id>/5/<unix_ts>``;
-    a taken one says "complet". The legend below also says "libre".
+
+def week_fragment(
+    booking: Booking,
+    planning: Planning,
+    week_start: date,
+    slots: Sequence[datetime],
+    offset: int = 0,
+) -> str:
+    """The week table and its legend ``#caption_Booking``: the ezjscore answer.
+
+    Cells follow the site's CSS: ``td.status-1.free`` bookable (a link to
+    ``…/booking/create/<id>/5/<unix_ts>``), ``td.complete`` taken,
+    ``td.status-0`` unbookable with a hidden link, ``td.status-2`` closed.
+    Days are ``th.day``, times ``td.time``. The legend says « libre » too.
+    ``a.link.previous``/``a.link.next`` ask for the weeks around ``offset`` (days).
     """
     week_end = week_start + timedelta(days=6)
     free: dict[tuple[date, str], int] = {}
@@ -431,7 +487,7 @@ def week_fragment(
     times = sorted(set(_OPENING_TIMES) | {t for _, t in free})
 
     head = "".join(
-        f'<th scope="col" class="Bjour">{_DAYS[d.weekday()].capitalize()}<br />'
+        f'<th scope="col" class="day">{_DAYS[d.weekday()].capitalize()}<br />'
         f"{d.strftime('%d/%m')}</th>"
         for d in days
     )
@@ -440,33 +496,45 @@ def week_fragment(
         cells = []
         for d in days:
             ts = free.get((d, t))
+            title = f"Choisir le {_long_date(d)} à {t}"
             if ts is not None:
                 href = f"{booking.step_path(5)}/{ts}"
-                title = f"Choisir le {_long_date(d)} à {t}"
                 cells.append(
-                    f'<td class="libre"><a href="{href}" title="{esc(title)}">libre</a></td>'
+                    f'<td class="status-1 free"><a href="{href}" title="{esc(title)}">'
+                    "plage libre</a></td>"
                 )
+            elif d.weekday() < 5 and t == _UNBOOKABLE_TIME:
+                hour, minute = (int(x) for x in t.split(":"))
+                held = datetime(d.year, d.month, d.day, hour, minute, tzinfo=PARIS)
+                href = f"{booking.step_path(5)}/{int(held.timestamp())}"
+                cells.append(f'<td class="status-0"><a href="{href}">plage libre</a></td>')
             elif d.weekday() < 5 and t in _OPENING_TIMES:
-                cells.append('<td class="complet">complet</td>')
+                cells.append('<td class="complete">complet</td>')
             else:
-                cells.append('<td class="ferme">&nbsp;</td>')
-        row_head = f'<th scope="row" class="Bheure">{t}</th>'
+                cells.append('<td class="status-2">&nbsp;</td>')
+        row_head = f'<td class="time">{t}</td>'
         rows.append(f"<tr>\n{row_head}\n" + "\n".join(cells) + "\n</tr>")
     period = f"Du {_long_date(days[0])} au {_long_date(days[-1])}"
-    return f"""<table class="Bplanning" summary="Plages horaires du guichet {esc(planning.label)}">
+    before = ezjscore_url(booking, planning, offset - 7)
+    after = ezjscore_url(booking, planning, offset + 7)
+    return f"""<a class="link previous" href="{before}">&laquo; Semaine pr&eacute;c&eacute;dente</a>
+<a class="link next" href="{after}">Semaine suivante &raquo;</a>
+<table class="planning" summary="Plages horaires du guichet {esc(planning.label)}">
 <thead>
-<tr><th class="Bnav">&nbsp;</th><th colspan="7">{period}</th></tr>
-<tr><th scope="col" class="Bheure">Horaire</th>{head}</tr>
+<tr><th class="emptyCol">&nbsp;</th><th colspan="7">{period}</th></tr>
+<tr><th class="emptyCol">Horaire</th>{head}</tr>
 </thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
 </table>
-<div class="Blegende">
-  <p><span class="libre">libre</span>&nbsp;: plage horaire disponible, cliquez dessus pour la
+<div id="caption_Booking">
+  <p><span class="free">libre</span>&nbsp;: plage horaire libre, cliquez dessus pour la
   s&eacute;lectionner</p>
-  <p><span class="complet">complet</span>&nbsp;: plage horaire d&eacute;j&agrave;
+  <p><span class="complete">complet</span>&nbsp;: plage horaire d&eacute;j&agrave;
   r&eacute;serv&eacute;e</p>
+  <p><span class="unreservable">non r&eacute;servable</span></p>
+  <p><span class="close">ferm&eacute;</span></p>
 </div>"""
 
 
@@ -478,41 +546,36 @@ def step4(
     offset: int,
     slots: Sequence[datetime],
 ) -> str:
-    """Step 4 "Choix d'une plage horaire": the week of ``week_start`` and week navigation."""
-    prev_url = ezjscore_url(booking, planning, offset - 7)
-    next_url = ezjscore_url(booking, planning, offset + 7)
-    table = week_fragment(booking, planning, week_start, slots)
-    body = f"""<div class="Booking_planning">
-  <div class="Bplanning_info">
-    <p>Guichet&nbsp;: <strong>{esc(planning.label)}</strong></p>
-    <p>Cliquez sur une plage horaire pour la s&eacute;lectionner.</p>
-  </div>
-  <div class="Bplanning_nav Bprev"><a href="{prev_url}" data-offset="{offset - 7}"
-    class="ajax_planning">&laquo;&nbsp;Semaine pr&eacute;c&eacute;dente</a></div>
-  <div class="Bplanning_nav Bnext"><a href="{next_url}" data-offset="{offset + 7}"
-    class="ajax_planning">Semaine suivante&nbsp;&raquo;</a></div>
-  <div id="planning{planning.id}" class="Bplanning_table">
+    """Step 4 « Choix d'une plage horaire »: ``a#ezplanning-url``, the week table.
+
+    The real page's script loads the table from ``a#ezplanning-url`` into
+    ``#planning_Booking``; the simulator also renders the first week in place,
+    as a page saved from a browser shows it.
+    """
+    table = week_fragment(booking, planning, week_start, slots, offset)
+    url = ezjscore_url(booking, planning, offset)
+    body = f"""<a id="ezplanning-url" href="{url}" title="Choix d&#039;une plage horaire"></a>
+<div id="ezplanning-loading" style="display:none">Chargement&hellip;</div>
+<div id="planning_Booking">
 {table}
-  </div>
 </div>
-{_submit(("previousButton", "Etape précédente"))}
+{_submit(("nextButton", "Première plage horaire libre"), ("previousButton", "Etape précédente"))}
 <script type="text/javascript">
 //<![CDATA[
 YUI().use('node', 'io-ez', function (Y) {{
-  Y.all('a.ajax_planning').on('click', function (e) {{
+  Y.one('#planning_Booking').delegate('click', function (e) {{
     e.preventDefault();
-    var offset = e.currentTarget.getAttribute('data-offset');
-    Y.io.ez('bookingserver::planning::assign::{booking.id}::{planning.id}::' + offset, {{
+    Y.io.get(e.currentTarget.getAttribute('href'), {{
       on: {{ success: function (id, r) {{
-        Y.one('#planning{planning.id}').setContent(r.responseText);
+        Y.one('#planning_Booking').setContent(r.responseText);
       }} }}
     }});
-  }});
+  }}, 'a.link');
 }});
 //]]>
 </script>"""
     block = _booking_block(
-        booking, "Choix d&#039;une plage horaire", body, step=booking.step_path(4)
+        booking, "Choix d&#039;une plage horaire", body, step=booking.step_path(4), active=4
     )
     return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
 
@@ -547,6 +610,7 @@ recopier le code de s&eacute;curit&eacute; affich&eacute; ci-dessous.</p>
         body,
         step=booking.step_path(6),
         error=error,
+        active=6,
     )
     return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
 
