@@ -5,7 +5,8 @@ stream, a gzip bomb and a deflate bomb (1 MB inflating to 1 GiB), a redirect
 loop, an off-site redirect, corrupt gzip, random bytes, a drip and a reset.
 For each case, one ``rdv-monitor check --json`` in a fresh process; then the
 whole set as one config in one process. Prints, per run, the status seen,
-the wall time and the peak RSS of that process (``wait4``'s ``ru_maxrss``).
+the wall time of the process, the time of the check itself (``elapsed_ms``)
+and the peak RSS of that process (``wait4``'s ``ru_maxrss``).
 
 Targets (issue 11): peak under 100 MB for the whole set, the gzip bomb well
 under a second. Run: ``.venv/bin/python bench/bench_hostile.py``. It prints
@@ -73,7 +74,10 @@ def main() -> None:
     for encoding in ("gzip", "deflate"):
         bomb(encoding)  # built before timing starts
     print(f"rdv-monitor check against the hostile set (time-out {TIMEOUT}), one process each:")
-    print(f"  {'case':<14} {'status':<8} {'exit':>4} {'seconds':>8} {'peak RSS':>9}  detail")
+    print(
+        f"  {'case':<14} {'status':<8} {'exit':>4} {'process s':>9} {'check ms':>8} "
+        f"{'peak RSS':>9}  detail"
+    )
     with HostileSite() as site, tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         worst = 0.0
@@ -81,9 +85,11 @@ def main() -> None:
             config = write_config(directory, site, [case])
             rows, seconds, peak, code = run_check(config, directory)
             worst = max(worst, peak)
-            status = rows[0]["status"] if rows else "-"
-            detail = str(rows[0]["detail"])[:60] if rows else ""
-            print(f"  {case:<14} {status:<8} {code:>4} {seconds:>8.2f} {peak:>7.1f} MB  {detail}")
+            row = rows[0] if rows else {"status": "-", "detail": "", "elapsed_ms": "-"}
+            print(
+                f"  {case:<14} {row['status']!s:<8} {code:>4} {seconds:>9.2f} "
+                f"{row['elapsed_ms']!s:>8} {peak:>6.1f} MB  {str(row['detail'])[:56]}"
+            )
         print(f"  worst peak RSS of one case: {worst:.1f} MB")
         config = write_config(directory, site, list(CASES))
         rows, seconds, peak, code = run_check(config, directory)

@@ -4,7 +4,8 @@
 site) and keeps a minimum spacing between them. :class:`Fetcher` walks a
 browser-like exchange: cookie jar, ``Location`` headers followed on the same
 site only, a time-out on the exchange itself, and a streamed body cap so a
-huge or endless response is cut instead of loaded into memory.
+huge or endless response is cut instead of loaded into memory; a compressed
+body is inflated a bounded step at a time, so a gzip bomb stops at the cap.
 
 Every URL is checked before it is requested (:func:`checked_url`): a page is
 written by someone else, so a form ``action`` or a ``Location`` may be
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ import httpx
 
 from monitor import USER_AGENT
 from monitor.errors import FetchError, ResponseTooLarge
+from monitor.inflate import ACCEPT_ENCODING, Inflater, UnsupportedEncoding
 
 __all__ = [
     "Fetcher",
@@ -273,6 +276,7 @@ class Fetcher:
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
                 "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5",
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
         )
 
@@ -425,17 +429,47 @@ class Fetcher:
         )
 
     async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+        """The body, decoded, or :class:`ResponseTooLarge` as soon as it passes the cap.
+
+        The raw stream is decoded here, a bounded step at a time
+        (:class:`~monitor.inflate.Inflater`), not by httpx: httpx inflates each
+        network chunk whole, so a gzip bomb would fill memory before the cap
+        was looked at. Both the bytes on the wire and the decoded bytes count.
+        """
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise self._too_large(url, f"announced {int(declared):,} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # aiter_bytes yields decoded (decompressed) bytes, so the cap also stops gzip bombs.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
+        if response.is_stream_consumed:
+            # Only an in-process transport (httpx.MockTransport, in tests) answers with a
+            # body httpx has already read and decoded; the network never does.
+            if len(response.content) > self.max_bytes:
                 raise self._too_large(url, "sent more")
-            chunks.append(chunk)
+            return response.content
+        try:
+            inflater = Inflater(response.headers.get("content-encoding", ""))
+        except UnsupportedEncoding as exc:
+            raise FetchError(
+                f"{_host(url)} sent {exc}: the page cannot be read.", kind="protocol", url=url
+            ) from None
+        chunks: list[bytes] = []
+        wire = size = 0
+        try:
+            async for raw in response.aiter_raw():
+                wire += len(raw)
+                if wire > self.max_bytes:
+                    raise self._too_large(url, "sent more")
+                for piece in inflater.feed(raw):
+                    size += len(piece)
+                    if size > self.max_bytes:
+                        raise self._too_large(url, "sent more")
+                    chunks.append(piece)
+        except zlib.error as exc:
+            raise FetchError(
+                f"{_host(url)} sent an answer that is not the {inflater.encodings} it claims "
+                f"({_reason(exc)}): the page cannot be read.",
+                kind="protocol",
+                url=url,
+            ) from None
         return b"".join(chunks)
 
     def _too_large(self, url: str, what: str) -> ResponseTooLarge:

@@ -59,7 +59,7 @@ def bomb(encoding: str) -> bytes:
         trailer = struct.pack("<II", checksum, BOMB_INFLATED & 0xFFFFFFFF)
     else:
         trailer = struct.pack(">I", checksum)
-    return first + segment * (rounds - 1) + end[:-len(trailer)] + trailer
+    return first + segment * (rounds - 1) + end[: -len(trailer)] + trailer
 
 
 def _head(status: str, *headers: str) -> bytes:
@@ -120,7 +120,10 @@ async def bad_gzip(writer: Writer, path: str, port: int) -> None:
     """``Content-Encoding: gzip`` over bytes that are not gzip."""
     body = b"\x1f\x8b\x08\x00" + os.urandom(4096)
     head = _head(
-        "200 OK", "Content-Type: text/html", "Content-Encoding: gzip", f"Content-Length: {len(body)}"
+        "200 OK",
+        "Content-Type: text/html",
+        "Content-Encoding: gzip",
+        f"Content-Length: {len(body)}",
     )
     await _send(writer, head + body)
 
@@ -170,7 +173,8 @@ class HostileSite:
 
     def __init__(self) -> None:
         self.port = 0
-        self.requests: list[str] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        """Path and headers (names in lower case) of every request received."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -182,6 +186,8 @@ class HostileSite:
         return f"http://127.0.0.1:{self.port}/{case}/booking/create/1"
 
     def __enter__(self) -> HostileSite:
+        for encoding in ("gzip", "deflate"):
+            bomb(encoding)  # built now: built on request, its cost would look like a slow site
         self._thread.start()
         started = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
@@ -208,9 +214,10 @@ class HostileSite:
     async def _handle(self, reader: asyncio.StreamReader, writer: Writer) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            request_line, *lines = head.decode("latin-1").split("\r\n")
             path = request_line.split(" ")[1] if " " in request_line else "/"
-            self.requests.append(path)
+            fields = (line.partition(":") for line in lines if ":" in line)
+            self.requests.append((path, {k.strip().lower(): v.strip() for k, _, v in fields}))
             case = CASES.get(path.split("/")[1])
             if case is None:
                 await _send(writer, _head("404 Not Found", "Content-Length: 0"))
