@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -41,6 +42,8 @@ __all__ = [
     "is_loopback_host",
     "retry_after_seconds",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 10
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -195,8 +198,11 @@ class HostGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = asyncio.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self.min_spacing = min_spacing
+        self.on_wait = on_wait
+        """Told ``(host, seconds)`` before each politeness pause (``check`` shows it)."""
         self._clock = clock
         self._sleep = sleep
         self._hosts: dict[str, _HostState] = {}
@@ -213,6 +219,8 @@ class HostGate:
             if state.last is not None and spacing > 0:
                 wait = state.last + spacing - self._clock()
                 if wait > 0:
+                    if self.on_wait is not None:
+                        self.on_wait(host, wait)
                     await self._sleep(wait)  # type: ignore[misc]
             try:
                 yield
@@ -391,7 +399,10 @@ class Fetcher:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(budget.left):
-                    request = self._client.build_request(method, target, **_form_body(data))
+                    content, headers = _form_body(data)
+                    request = self._client.build_request(
+                        method, target, content=content, headers=headers
+                    )
                     response = await self._client.send(request, stream=True)
                     try:
                         body = await self._read_capped(response, url)
@@ -421,6 +432,14 @@ class Fetcher:
                 spent = time.monotonic() - started
                 budget.spent += spent
                 self.busy_seconds += spent
+        log.debug(
+            "%s %s: %d, %d bytes in %.0f ms",
+            method,
+            url,
+            response.status_code,
+            len(body),
+            spent * 1000,
+        )
         return response.status_code, response.headers, body
 
     def _timed_out(self, url: str, host: str) -> FetchError:
@@ -513,15 +532,17 @@ def _resolve_location(base: str, location: str) -> tuple[str, httpx.URL]:
     )
 
 
-def _form_body(data: Mapping[str, str] | list[tuple[str, str]] | None) -> dict[str, object]:
-    """Encode a form as a browser does: fields in page order, repeated names kept."""
+def _form_body(
+    data: Mapping[str, str] | list[tuple[str, str]] | None,
+) -> tuple[bytes | None, dict[str, str] | None]:
+    """Encode a form as a browser does: fields in page order, repeated names kept.
+
+    Returns the request's body and its extra headers (both ``None`` without a form).
+    """
     if data is None:
-        return {}
+        return None, None
     pairs = list(data.items()) if isinstance(data, Mapping) else data
-    return {
-        "content": urlencode(pairs).encode("ascii"),
-        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
-    }
+    return urlencode(pairs).encode("ascii"), {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _host(url: str) -> str:
