@@ -378,7 +378,8 @@ def format_catalogue(catalogue: Catalogue, language: Language = "en") -> str:
     blocks: list[str] = []
     for pref in catalogue:
         dept = f" ({pref.department})" if pref.department else ""
-        head = [f"{pref.name}{dept} — {words['prefecture']} = {_toml_string(pref.id)}"]
+        # The config's own key, in every language: it is meant to be pasted.
+        head = [f"{pref.name}{dept} — prefecture = {_toml_string(pref.id)}"]
         if pref.aliases:
             head.append(f"  ({words['also']}{words['colon']} {', '.join(pref.aliases)})")
         blocks.append("\n".join(head))

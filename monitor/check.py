@@ -9,7 +9,8 @@ calendars while it refuses us would only make the refusal last.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,14 @@ from monitor.sites.base import Clock, SiteAdapter, utc_now
 from monitor.sites.registry import adapter_for
 
 if TYPE_CHECKING:
-    from monitor.config import Config, Watch
+    from monitor.config import CalendarRef, Config, Watch
 
-__all__ = ["Checker", "check_once"]
+__all__ = ["Asking", "Checker", "check_once", "check_stream"]
+
+log = logging.getLogger(__name__)
+
+Asking = Callable[["Watch", "CalendarRef | None"], None]
+"""Told which calendar is about to be asked (``check`` shows it on a terminal)."""
 
 
 class Checker:
@@ -76,17 +82,24 @@ class Checker:
         live = sum(a.fetcher.requests_made for a in self._adapters.values())
         return self._retired_requests + live
 
-    async def check_watch(self, watch: Watch) -> AsyncIterator[Observation]:
+    async def check_watch(
+        self, watch: Watch, *, asking: Asking | None = None
+    ) -> AsyncIterator[Observation]:
         """Check each calendar of ``watch`` in order, primary first, one at a time.
 
         Stops after a ``blocked`` observation: the site refuses us, and asking
         for the next calendars would only prolong the block (the caller's
         backoff decides when to come back). The calendars after it are then
-        not checked this time.
+        not checked this time. ``asking`` is told each calendar before it is asked.
         """
         adapter = await self.adapter(watch)
         for calendar in watch.calendars or (None,):
+            if asking is not None:
+                asking(watch, calendar)
+            shown = f"{watch.name} / {calendar.display}" if calendar else watch.name
+            log.debug("%s: asking %s", shown, watch.url)
             obs = await adapter.check(calendar, watch=watch.name)
+            log.debug("%s: %s in %d ms: %s", shown, obs.status.value, obs.elapsed_ms, obs.detail)
             yield obs
             if obs.status is Status.BLOCKED:
                 return
@@ -103,30 +116,41 @@ class Checker:
         await self.aclose()
 
 
+async def check_stream(
+    config: Config,
+    watches: Iterable[Watch] | None = None,
+    *,
+    gate: HostGate | None = None,
+    asking: Asking | None = None,
+) -> AsyncIterator[Observation]:
+    """Check every calendar of ``watches`` (default: all enabled ones) once, yielding each
+    observation as soon as it is known (``check`` prints it then, not at the end)."""
+    selected = list(watches) if watches is not None else [w for w in config.watches if w.enabled]
+    async with Checker(config, gate=gate) as checker:
+        for watch in selected:
+            checked = 0
+            async for obs in checker.check_watch(watch, asking=asking):
+                checked += 1
+                yield _say_what_was_skipped(watch, checked, obs)
+
+
 async def check_once(config: Config, watches: Iterable[Watch] | None = None) -> list[Observation]:
     """Check every calendar of ``watches`` (default: all enabled ones) once."""
-    selected = list(watches) if watches is not None else [w for w in config.watches if w.enabled]
-    results: list[Observation] = []
-    async with Checker(config) as checker:
-        for watch in selected:
-            seen = [obs async for obs in checker.check_watch(watch)]
-            results.extend(_say_what_was_skipped(watch, seen))
-    return results
+    return [obs async for obs in check_stream(config, watches)]
 
 
-def _say_what_was_skipped(watch: Watch, seen: list[Observation]) -> list[Observation]:
-    """Tell, in the last detail, which calendars a ``blocked`` answer left unchecked.
+def _say_what_was_skipped(watch: Watch, checked: int, obs: Observation) -> Observation:
+    """Tell, in the detail of a ``blocked`` answer, which calendars it left unchecked.
 
     ``check`` prints observations only (one row per calendar checked); without
     this a person would read three missing rows as three calendars forgotten.
     """
-    skipped = [c.display for c in watch.calendars[len(seen) :]]
-    if not seen or not skipped:
-        return seen
-    last = seen[-1]
+    skipped = [c.display for c in watch.calendars[checked:]]
+    if obs.status is not Status.BLOCKED or not skipped:
+        return obs
     names = ", ".join(skipped)
     note = (
         f"Stopped: the site is refusing us, so {names} "
         f"{'was' if len(skipped) == 1 else 'were'} not checked (asking would prolong the block)."
     )
-    return [*seen[:-1], replace(last, detail=f"{last.detail} {note}")]
+    return replace(obs, detail=f"{obs.detail} {note}")

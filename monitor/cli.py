@@ -20,7 +20,7 @@ from monitor.errors import MonitorError, UsageError
 from monitor.lang import LANGUAGES
 
 if TYPE_CHECKING:
-    from monitor.config import Config
+    from monitor.config import CalendarRef, Config, Watch
     from monitor.report import Since
     from monitor.store import Store
 
@@ -100,8 +100,9 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
 
 @command("check", "check every calendar once and print what was seen", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
-    from monitor.check import check_once
-    from monitor.render import json_lines, table
+    from monitor.check import check_stream
+    from monitor.http import HostGate
+    from monitor.render import Progress, TableLayout, json_line, table_header, table_row
 
     config = _load(args.config)
     watches = [w for w in config.watches if w.enabled]
@@ -114,12 +115,29 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"{args.config}: no watch named {unknown[0]!r}; the watches are: {names}."
             )
         watches = [by_name[n] for n in args.watch]
-    observations = asyncio.run(check_once(config, watches))
     tz = config.tz
-    if args.json:
-        print(json_lines(observations, tz))
-    else:
-        print(table(observations, tz, colour=sys.stdout.isatty()))
+    # The progress line and log lines share stderr: with -v the log tells the same, in full.
+    progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.verbose else None
+    gate = HostGate(config.monitor.min_spacing, on_wait=progress.waiting if progress else None)
+    layout = TableLayout.of(
+        (w.name for w in watches), (c.display for w in watches for c in w.calendars)
+    )
+    colour = _colour()
+
+    def asking(watch: Watch, calendar: CalendarRef | None) -> None:
+        if progress is not None:
+            progress.asking(watch.name, calendar.display if calendar else None)
+
+    async def run() -> None:
+        if not args.json:
+            print(table_header(layout), flush=True)
+        async for obs in check_stream(config, watches, gate=gate, asking=asking):
+            if progress is not None:
+                progress.clear()
+            line = json_line(obs, tz) if args.json else table_row(obs, tz, layout, colour=colour)
+            print(line, flush=True)
+
+    asyncio.run(run())
     return 0
 
 
@@ -131,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import Daemon
 
     # A daemon's log is its output: transitions at INFO by default, checks with -v.
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger("monitor").setLevel(logging.DEBUG if args.verbose else logging.INFO)
 
     def load(path: str) -> Config:
         # The same checks at start and on SIGHUP: what `run` refuses, a reload refuses.
@@ -433,6 +451,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ── entry point ─────────────────────────────────────────────────────────────
 
 
+_VERBOSE_HELP = "more log output: -v our debug lines, -vv also the libraries' (secrets masked)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rdv-monitor",
@@ -440,38 +461,74 @@ def build_parser() -> argparse.ArgumentParser:
         "opens. It never books: you do.",
     )
     parser.add_argument("--version", action="version", version=f"rdv-monitor {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
-    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, arguments, func in _COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         arguments(p)
+        # Also after the command (`run -c FILE -v`, as people type it); its own dest, or
+        # the sub-command's default would overwrite a -v given before the command.
+        p.add_argument(
+            "-v", "--verbose", action="count", default=0, dest="verbose_after", help=_VERBOSE_HELP
+        )
         p.set_defaults(func=func)
     return parser
 
 
+_LIBRARIES = ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "asyncio")
+
+
 def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity, 2)
+    """Warnings only by default; -v: our own debug lines; -vv: the libraries' too.
+
+    Libraries stay at WARNING below -vv: httpx and httpcore log every request,
+    APScheduler every job, and apprise logs request URLs (with tokens) at
+    DEBUG and INFO, as does urllib3 (under apprise's requests). At -vv those
+    tokens are still masked: the redaction installed with the config covers
+    every log record (:mod:`monitor.redact`).
+    """
     # Under systemd (JOURNAL_STREAM set) the journal timestamps every line itself.
     journal = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(message)s" if journal else "%(asctime)s %(levelname)s %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
-    # Our log is one line per check or event. Libraries stay at WARNING: httpx and
-    # httpcore log every request, APScheduler every job, and apprise logs request
-    # URLs (with tokens) at DEBUG and INFO, as does urllib3 (under apprise's requests).
-    for noisy in ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format=fmt, stream=sys.stderr)
+    logging.getLogger().setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("monitor").setLevel(logging.DEBUG if verbosity >= 1 else logging.NOTSET)
+    for library in _LIBRARIES:
+        quiet = verbosity < 2 or library == "asyncio"  # asyncio's debug is about itself
+        logging.getLogger(library).setLevel(logging.WARNING if quiet else logging.NOTSET)
+
+
+def _quiet_broken_pipe() -> int:
+    """Exit as ``cat`` does when the reader of its output has gone (``| head``, ``| true``).
+
+    Further output goes nowhere: without this, Python's final flush of stdout
+    would hit the closed pipe again and print an error. 141 is what a shell
+    reports for a program ended by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += args.verbose_after
     _setup_logging(args.verbose)
     from monitor.secrets import active
 
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        raise
     except UsageError as exc:
         print(active()(f"rdv-monitor: {exc}"), file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@
 site) and keeps a minimum spacing between them. :class:`Fetcher` walks a
 browser-like exchange: cookie jar, ``Location`` headers followed on the same
 site only, a time-out on the exchange itself, and a streamed body cap so a
-huge or endless response is cut instead of loaded into memory.
+huge or endless response is cut instead of loaded into memory; a compressed
+body is inflated a bounded step at a time, so a gzip bomb stops at the cap.
 
 Every URL is checked before it is requested (:func:`checked_url`): a page is
 written by someone else, so a form ``action`` or a ``Location`` may be
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ import httpx
 
 from monitor import USER_AGENT
 from monitor.errors import FetchError, ResponseTooLarge
+from monitor.inflate import ACCEPT_ENCODING, Inflater, UnsupportedEncoding
 
 __all__ = [
     "Fetcher",
@@ -38,6 +42,8 @@ __all__ = [
     "is_loopback_host",
     "retry_after_seconds",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 10
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -192,8 +198,11 @@ class HostGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = asyncio.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self.min_spacing = min_spacing
+        self.on_wait = on_wait
+        """Told ``(host, seconds)`` before each politeness pause (``check`` shows it)."""
         self._clock = clock
         self._sleep = sleep
         self._hosts: dict[str, _HostState] = {}
@@ -210,6 +219,8 @@ class HostGate:
             if state.last is not None and spacing > 0:
                 wait = state.last + spacing - self._clock()
                 if wait > 0:
+                    if self.on_wait is not None:
+                        self.on_wait(host, wait)
                     await self._sleep(wait)  # type: ignore[misc]
             try:
                 yield
@@ -273,6 +284,7 @@ class Fetcher:
                 "User-Agent": user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
                 "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5",
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
         )
 
@@ -387,7 +399,10 @@ class Fetcher:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(budget.left):
-                    request = self._client.build_request(method, target, **_form_body(data))
+                    content, headers = _form_body(data)
+                    request = self._client.build_request(
+                        method, target, content=content, headers=headers
+                    )
                     response = await self._client.send(request, stream=True)
                     try:
                         body = await self._read_capped(response, url)
@@ -417,6 +432,14 @@ class Fetcher:
                 spent = time.monotonic() - started
                 budget.spent += spent
                 self.busy_seconds += spent
+        log.debug(
+            "%s %s: %d, %d bytes in %.0f ms",
+            method,
+            url,
+            response.status_code,
+            len(body),
+            spent * 1000,
+        )
         return response.status_code, response.headers, body
 
     def _timed_out(self, url: str, host: str) -> FetchError:
@@ -425,17 +448,47 @@ class Fetcher:
         )
 
     async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+        """The body, decoded, or :class:`ResponseTooLarge` as soon as it passes the cap.
+
+        The raw stream is decoded here, a bounded step at a time
+        (:class:`~monitor.inflate.Inflater`), not by httpx: httpx inflates each
+        network chunk whole, so a gzip bomb would fill memory before the cap
+        was looked at. Both the bytes on the wire and the decoded bytes count.
+        """
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise self._too_large(url, f"announced {int(declared):,} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # aiter_bytes yields decoded (decompressed) bytes, so the cap also stops gzip bombs.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
+        if response.is_stream_consumed:
+            # Only an in-process transport (httpx.MockTransport, in tests) answers with a
+            # body httpx has already read and decoded; the network never does.
+            if len(response.content) > self.max_bytes:
                 raise self._too_large(url, "sent more")
-            chunks.append(chunk)
+            return response.content
+        try:
+            inflater = Inflater(response.headers.get("content-encoding", ""))
+        except UnsupportedEncoding as exc:
+            raise FetchError(
+                f"{_host(url)} sent {exc}: the page cannot be read.", kind="protocol", url=url
+            ) from None
+        chunks: list[bytes] = []
+        wire = size = 0
+        try:
+            async for raw in response.aiter_raw():
+                wire += len(raw)
+                if wire > self.max_bytes:
+                    raise self._too_large(url, "sent more")
+                for piece in inflater.feed(raw):
+                    size += len(piece)
+                    if size > self.max_bytes:
+                        raise self._too_large(url, "sent more")
+                    chunks.append(piece)
+        except zlib.error as exc:
+            raise FetchError(
+                f"{_host(url)} sent an answer that is not the {inflater.encodings} it claims "
+                f"({_reason(exc)}): the page cannot be read.",
+                kind="protocol",
+                url=url,
+            ) from None
         return b"".join(chunks)
 
     def _too_large(self, url: str, what: str) -> ResponseTooLarge:
@@ -479,15 +532,17 @@ def _resolve_location(base: str, location: str) -> tuple[str, httpx.URL]:
     )
 
 
-def _form_body(data: Mapping[str, str] | list[tuple[str, str]] | None) -> dict[str, object]:
-    """Encode a form as a browser does: fields in page order, repeated names kept."""
+def _form_body(
+    data: Mapping[str, str] | list[tuple[str, str]] | None,
+) -> tuple[bytes | None, dict[str, str] | None]:
+    """Encode a form as a browser does: fields in page order, repeated names kept.
+
+    Returns the request's body and its extra headers (both ``None`` without a form).
+    """
     if data is None:
-        return {}
+        return None, None
     pairs = list(data.items()) if isinstance(data, Mapping) else data
-    return {
-        "content": urlencode(pairs).encode("ascii"),
-        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
-    }
+    return urlencode(pairs).encode("ascii"), {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _host(url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import apprise
@@ -253,11 +253,12 @@ def test_cli_installs_redaction_and_redacts_unexpected_errors(
         notify={"urls": [TGRAM]},
     )
 
-    async def crash(*args: object, **kwargs: object) -> None:
+    async def crash(*args: object, **kwargs: object) -> AsyncIterator[None]:
         logging.getLogger("somelib").error("while posting to %s", TGRAM)
         raise RuntimeError(f"bug near {TGRAM} (token 123456789:AAFakeSecretToken)")
+        yield  # an async generator, as check_stream is
 
-    monkeypatch.setattr("monitor.check.check_once", crash)
+    monkeypatch.setattr("monitor.check.check_stream", crash)
     result = cli("check", "-c", str(path))
     assert result.code == 1
     assert "unexpected error (RuntimeError: bug near tgram://1...n/****21 (token ****))" in (
