@@ -215,6 +215,10 @@ class FlakyTarget(LocalTarget):
         self._failing: int | None = None
         self._log: list[tuple[float, int, dict[str, Any]]] = []
 
+    def __enter__(self) -> FlakyTarget:
+        self.start()
+        return self
+
     def fail_from_now(self, status: int = 500) -> None:
         with self._switch:
             self._failing = status

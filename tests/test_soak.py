@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.soak import Timing, judge, make_scenario, run_soak
+from tests.soak import Timing, make_scenario, run_soak
+from tests.soak_oracle import judge
 
 SEED = 20261207
 DURATION = 40.0
