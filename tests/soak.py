@@ -203,7 +203,8 @@ def make_scenario(
             actions.append(Action(t, "open", calendar, opening))
             actions.append(Action(t + length, "close", calendar))
             opening += 1
-            t += length + rng.uniform(timing.see_within * 0.6, timing.see_within * 1.6)
+            # closed long enough that a reopening is a new episode, not the same one
+            t += length + rng.uniform(timing.see_within + 0.5, timing.see_within + 4.0)
     t = rng.uniform(fault_every * 0.5, fault_every)
     while t < duration - 1:
         length = rng.uniform(0.8, 2.5)
