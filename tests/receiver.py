@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["SECRET_PATH", "ClosedPort", "LocalTarget", "refuse"]
+__all__ = ["SECRET_PATH", "ClosedPort", "FlakyTarget", "LocalTarget", "refuse"]
 
 SECRET_PATH = "bot{token}/sendMessage"
 """The path of :meth:`LocalTarget.url_with_secret`: a Telegram-style request path."""
@@ -196,3 +197,52 @@ class ClosedPort:
 def refuse() -> ClosedPort:
     """A :class:`ClosedPort` (use it as a context manager): a URL that is refused."""
     return ClosedPort()
+
+
+class FlakyTarget(LocalTarget):
+    """A :class:`LocalTarget` that can be switched to failing for a period of time.
+
+    ``fail_from_now(status)`` makes every request answer ``status`` until
+    ``recover()``: a notification service that is down for a while, not for a
+    fixed number of requests. ``log`` keeps, per request, when it arrived (wall
+    time) and the status it was answered with, so a soak can tell a duplicate
+    caused by a crash right after a delivery from a real one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._switch = threading.Lock()
+        self._failing: int | None = None
+        self._log: list[tuple[float, int, dict[str, Any]]] = []
+
+    def __enter__(self) -> FlakyTarget:
+        self.start()
+        return self
+
+    def fail_from_now(self, status: int = 500) -> None:
+        with self._switch:
+            self._failing = status
+
+    def recover(self) -> None:
+        with self._switch:
+            self._failing = None
+
+    def _answer(self, handler: _Handler, raw: bytes) -> None:
+        arrived = time.time()
+        with self._switch:
+            status = self._failing
+            if status is not None:
+                self.fail_next(1, status)
+        super()._answer(handler, raw)
+        try:
+            payload: dict[str, Any] = json.loads(raw or b"{}")
+        except ValueError:
+            payload = {}
+        with self._switch:
+            self._log.append((arrived, status or 200, payload))
+
+    @property
+    def log(self) -> list[tuple[float, int, dict[str, Any]]]:
+        """``(arrival wall time, status answered, JSON body)`` of every request, in order."""
+        with self._switch:
+            return list(self._log)
