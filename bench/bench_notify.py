@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import parse_config
-from monitor.delivery import DeliveryWorker
 from monitor.demo import Inbox
+from monitor.notify.delivery import DeliveryWorker
 from monitor.observation import Observation, Status
 from monitor.store import Store
 

@@ -26,9 +26,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.lang import CATALOGUES
+from monitor.sites.registry import naming_for
 
 __all__ = [
-    "CALENDAR_LABEL_PATTERN",
     "Booking",
     "Catalogue",
     "Prefecture",
@@ -38,9 +38,6 @@ __all__ = [
     "load_catalogue",
     "normalize_id",
 ]
-
-CALENDAR_LABEL_PATTERN = re.compile(r"^[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*$")
-"""A calendar label token as printed on a booking page: "2", "3.1", "1.1", "A"."""
 
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -105,8 +102,13 @@ def _check_url(value: str) -> str:
 
 
 def _check_calendars(value: tuple[str, ...]) -> tuple[str, ...]:
+    naming = naming_for()  # the booking module's rules: every catalogued booking uses it
     for label in value:
-        if not CALENDAR_LABEL_PATTERN.match(label):
+        try:
+            token = naming.parse_label(label)
+        except ValueError:
+            token = None
+        if token != label:
             raise ValueError(f"calendar {label!r} is not a label token such as '3.1'")
     if len(set(value)) != len(value):
         raise ValueError(f"calendars {list(value)} contain a duplicate")

@@ -38,11 +38,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
-from monitor.delivery import DeliveryWorker, heartbeat_draft
 from monitor.errors import MonitorError
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
 from monitor.notify import load_targets
+from monitor.notify.delivery import DeliveryWorker, heartbeat_draft
 from monitor.observation import Observation
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
 from monitor.sdnotify import Notifier, watchdog_interval

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, parse_config
-from monitor.delivery import GROUP_WINDOW, DeliveryWorker, heartbeat_draft, retry_delay
+from monitor.notify.delivery import GROUP_WINDOW, DeliveryWorker, heartbeat_draft, retry_delay
 from monitor.observation import Observation, Status
 from monitor.store import DeliveryPlan, PlannedDelivery, Store
 from tests.receiver import LocalTarget

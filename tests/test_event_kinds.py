@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import delivery
 from monitor.config import Template
 from monitor.events import (
     KINDS,
@@ -31,7 +30,7 @@ from monitor.events import (
     selectable_kinds,
     template_problem,
 )
-from monitor.notify import render, test_message
+from monitor.notify import delivery, render, test_message
 from tests.conftest import CliResult
 from tests.receiver import LocalTarget
 

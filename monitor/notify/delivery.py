@@ -37,7 +37,7 @@ from monitor.transitions import iso
 
 __all__ = ["DeliveryWorker", "heartbeat_draft", "retry_delay"]
 
-log = logging.getLogger("monitor.delivery")
+log = logging.getLogger("monitor.notify.delivery")
 
 FIRST_RETRY = 15.0
 MAX_RETRY = 600.0
