@@ -213,10 +213,10 @@ def test_slot_opened_english() -> None:
     ]
 
 
-def test_slot_opened_without_dates_says_slots_are_open() -> None:
+def test_slot_opened_without_dates_says_the_dates_could_not_be_read() -> None:
     ev = opened(count=None, slots=[])
-    assert lines(fr(ev))[0] == "Des créneaux sont ouverts"
-    assert lines(en(ev))[0] == "Slots are open (dates not shown)"
+    assert lines(fr(ev))[0] == "Des créneaux sont ouverts, mais leurs dates n'ont pas pu être lues"
+    assert lines(en(ev))[0] == "Slots are open, but their dates could not be read"
     assert URL in lines(fr(ev)) and URL in lines(en(ev))
 
 
@@ -272,8 +272,8 @@ def test_late_single_slot_and_unknown_count_wording() -> None:
     one = fr(opened(count=1, slots=[FIRST_SLOT]), gone_at=left)
     assert lines(one)[0].startswith("Créneau vu à 08:00:14, reparti à 08:02:14 — 1 créneau")
     unknown = fr(opened(count=None, slots=[]), gone_at=left)
-    assert lines(unknown)[0].endswith("— dates non affichées")
-    assert lines(en(opened(count=None, slots=[]), gone_at=left))[0].endswith("— dates not shown")
+    assert lines(unknown)[0].endswith("— dates illisibles")
+    assert lines(en(opened(count=None, slots=[]), gone_at=left))[0].endswith("— dates could not be read")
 
 
 # --------------------------------------------------------------------------- slot_gone

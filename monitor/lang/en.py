@@ -43,7 +43,7 @@ PHRASES = Phrases(
     messages={
         "slots": {
             "from": "slots from {date}",
-            "open": "slots are open (dates not shown)",
+            "open": "slots are open, but their dates could not be read",
             "one_undated": "1 slot open (dates not shown)",
             "many_undated": "{count} slots open (dates not shown)",
             "one": "1 slot: {date}",
@@ -55,7 +55,7 @@ PHRASES = Phrases(
             "late_title": "Slot (already gone): ",
             "late_one": "Slot seen {seen}, gone {gone} — {shown}",
             "late_many": "Slots seen {seen}, gone {gone} — {shown}",
-            "late_undated": "dates not shown",
+            "late_undated": "dates could not be read",
             "late": "This alert was delayed. Others may reappear:",
         },
         "slot_gone": {

@@ -56,7 +56,7 @@ PHRASES = Phrases(
     messages={
         "slots": {
             "from": "des créneaux dès le {date}",
-            "open": "des créneaux sont ouverts",
+            "open": "des créneaux sont ouverts, mais leurs dates n'ont pas pu être lues",
             "one_undated": "1 créneau libre (dates non affichées)",
             "many_undated": "{count} créneaux libres (dates non affichées)",
             "one": "1 créneau le {date}",
@@ -68,7 +68,7 @@ PHRASES = Phrases(
             "late_title": "Créneau (déjà reparti) : ",
             "late_one": "Créneau vu {seen}, reparti {gone} — {shown}",
             "late_many": "Créneaux vus {seen}, repartis {gone} — {shown}",
-            "late_undated": "dates non affichées",
+            "late_undated": "dates illisibles",
             "late": "Cette alerte arrive en retard. D'autres créneaux peuvent réapparaître :",
         },
         "slot_gone": {
