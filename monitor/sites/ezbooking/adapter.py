@@ -8,10 +8,13 @@ form with every field, hidden ones included. When slots are open it goes one
 step further, to the week table, only to *read* the slot dates. It never
 follows a slot link (``/5/<timestamp>``): that would start a booking.
 
-Requests per check: the first check of a session walks landing → conditions →
-step 1 → result (5 requests); later checks start at step 1 (3 requests). An
-expired session shows up as the landing page again and is re-established on
-the spot.
+Requests per check: the first check of a watch walks landing → conditions →
+step 1 → result (5 requests) and keeps step 1's form; later checks submit
+that form straight away (2 requests: the POST and its redirect's answer).
+The form token is the session's (eZ's ``ezxform_token``), so an expired
+session, which shows up as the landing page again, is re-established on the
+spot and the kept form sent with the landing page's fresh fields, without
+fetching step 1. Open slots add the week tables read until the first free one.
 
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
