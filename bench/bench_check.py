@@ -106,6 +106,7 @@ def main() -> None:
         figures, timings = asyncio.run(requests_per_check(path, sim))
         rss = peak_rss_of_check(path)
     print("bench_check (simulated prefecture on 127.0.0.1)")
+    print(f"  requests per calendar check, warm session   : {figures['warm, closed']:.2f}")
     print("  requests per calendar check, counted at the site:")
     for situation, figure in figures.items():
         print(f"    {situation:<44}: {figure:.2f}")
