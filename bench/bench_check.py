@@ -1,8 +1,9 @@
 """Benchmark a one-shot check against the simulated prefecture (127.0.0.1 only).
 
 Prints:
-* HTTP requests per calendar check: the first check of a session, and the
-  steady state with a warm session (what the daemon pays on every poll);
+* HTTP requests per calendar check, counted at the simulator: cold (the first
+  check of a new watch, nothing known yet), warm (what the daemon pays on
+  every poll) and after the site expired the session, slots closed and open;
 * wall time per calendar check on loopback (dominated by our own code);
 * peak RSS of ``rdv-monitor check`` over 10 calendars, in a fresh process.
 
@@ -18,14 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from monitor.check import Checker
 from monitor.config import load_config
-from monitor.sites.ezbooking.sim import SimPrefecture
+from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
+from monitor.sites.ezbooking.sim.model import monday_of
 
 BOOKING = 29396
 CALENDARS = ["1.1", "1.2", "1.3", "2", "3.1", "3.2", "3.3", "3.4", "4.1", "4.2"]
+OPEN = "3.2"
 ROUNDS = 20
 
 
@@ -41,23 +46,46 @@ def write_config(directory: Path, url: str) -> Path:
     return path
 
 
-async def requests_per_check(config_path: Path) -> tuple[float, float, list[float]]:
+async def requests_per_check(
+    config_path: Path, sim: SimPrefecture
+) -> tuple[dict[str, float], list[float]]:
+    """Requests per calendar check, counted at the simulator, in each situation of a session."""
     config = load_config(config_path)
     watch = config.watches[0]
+    figures: dict[str, float] = {}
+    timings: list[float] = []
     async with Checker(config) as checker:
         adapter = await checker.adapter(watch)
-        first_calendar = watch.calendars[0]
-        await adapter.check(first_calendar, watch=watch.name)
-        first = checker.requests_made
-        before = checker.requests_made
-        timings: list[float] = []
-        for _ in range(ROUNDS):
-            for calendar in watch.calendars:
+
+        async def count(calendars: list) -> float:
+            sim.reset_counters()
+            for calendar in calendars:
                 started = time.perf_counter()
                 await adapter.check(calendar, watch=watch.name)
                 timings.append((time.perf_counter() - started) * 1000)
-        steady = (checker.requests_made - before) / (ROUNDS * len(watch.calendars))
-    return float(first), steady, timings
+            return sim.requests / len(calendars)
+
+        figures["cold, closed (first check, nothing known)"] = await count(watch.calendars[:1])
+        figures["warm, closed"] = await count(list(watch.calendars) * ROUNDS)
+        sim.expire_sessions()
+        figures["session expired, closed (step 1 known)"] = await count(watch.calendars[:1])
+        sim.set_state(BOOKING, OPEN, "available", slots=next_week())
+        open_calendar = [c for c in watch.calendars if c.display == OPEN]
+        figures["warm, open (slot dates next week)"] = await count(open_calendar * ROUNDS)
+        sim.expire_sessions()
+        figures["session expired, open (step 1 known)"] = await count(open_calendar)
+    async with Checker(config) as checker:
+        adapter = await checker.adapter(watch)
+        sim.reset_counters()
+        await adapter.check(open_calendar[0], watch=watch.name)
+        figures["cold, open (first check, nothing known)"] = float(sim.requests)
+        sim.set_state(BOOKING, OPEN, "full")
+    return figures, timings
+
+
+def next_week() -> list[datetime]:
+    monday = monday_of(datetime.now(PARIS).date()) + timedelta(days=7)
+    return [datetime.combine(monday + timedelta(days=1), dtime(9, 0), PARIS)]
 
 
 def peak_rss_of_check(config_path: Path) -> int:
@@ -75,11 +103,13 @@ def peak_rss_of_check(config_path: Path) -> int:
 def main() -> None:
     with SimPrefecture() as sim, tempfile.TemporaryDirectory() as tmp:
         path = write_config(Path(tmp), sim.booking_url(BOOKING))
-        first, steady, timings = asyncio.run(requests_per_check(path))
+        figures, timings = asyncio.run(requests_per_check(path, sim))
         rss = peak_rss_of_check(path)
     print("bench_check (simulated prefecture on 127.0.0.1)")
-    print(f"  requests, first calendar check of a session : {first:.0f}")
-    print(f"  requests per calendar check, warm session   : {steady:.2f}")
+    print(f"  requests per calendar check, warm session   : {figures['warm, closed']:.2f}")
+    print("  requests per calendar check, counted at the site:")
+    for situation, figure in figures.items():
+        print(f"    {situation:<44}: {figure:.2f}")
     median = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=20)[-1]
     print(

@@ -319,16 +319,23 @@ class Fetcher:
     async def get(self, url: str) -> Response:
         return await self.request("GET", url)
 
-    async def post(self, url: str, data: Mapping[str, str] | list[tuple[str, str]]) -> Response:
-        return await self.request("POST", url, data=data)
+    async def post(
+        self, url: str, data: Mapping[str, str] | list[tuple[str, str]], *, follow: bool = True
+    ) -> Response:
+        return await self.request("POST", url, data=data, follow=follow)
 
     async def request(
         self,
         method: str,
         url: str,
         data: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        *,
+        follow: bool = True,
     ) -> Response:
         """Perform one exchange; follows same-site redirects as a browser would.
+
+        ``follow=False`` returns a redirect as it came (its ``Location`` unchecked),
+        for a caller that already knows what the page it leads to would say.
 
         The time-out bounds the time spent exchanging with the site (every
         hop together), not the wait for our turn at the gate. Raises
@@ -355,7 +362,7 @@ class Fetcher:
             hops += 1
             status, headers, body = await self._one(method, url, target, data, budget)
             location = headers.get("location")
-            if status not in _REDIRECT_CODES or not location:
+            if status not in _REDIRECT_CODES or not location or not follow:
                 return Response(url, status, headers, body, budget.spent, hops)
             if hops > MAX_REDIRECTS:
                 raise FetchError(

@@ -273,7 +273,7 @@ def test_steady_state_uses_the_warm_session(sim, write_config):
 
     first, steady = asyncio.run(run())
     assert steady < first
-    assert steady <= 3
+    assert steady <= 2
 
 
 def test_a_watch_whose_url_changed_gets_a_new_session_and_the_old_one_is_closed(sim, write_config):

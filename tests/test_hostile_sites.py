@@ -448,8 +448,29 @@ def test_the_time_out_still_applies_once_the_turn_is_held() -> None:
 # ── 4. One calendar's answer is never reported for another ───────────────────
 
 
+def _step1_without(fake: FakePrefecture, calendar: str) -> None:
+    """Until told otherwise, step 1 does not offer ``calendar`` (the next check walks to it)."""
+    radio = rf'<input type="radio" name="planning" id="planning{fake.planning_id(calendar)}"'
+
+    def tamper(request: httpx.Request, body: bytes) -> bytes:
+        if request.url.path != STEP1:
+            return body
+        return re.sub(radio.encode() + rb"[^>]*>", b"", body)
+
+    fake.tamper = tamper
+
+
+def _jump_from_step1(fake: FakePrefecture, jump: Callable[[httpx.Request], str | None]) -> None:
+    fake.tamper = lambda request, body: body
+    fake.path_for = jump
+
+
 def test_a_result_without_the_calendar_choice_starts_over() -> None:
-    """The warm session jumps from step 1 to the last calendar's result: start again."""
+    """The session jumps from step 1 to the last calendar's result: start again.
+
+    The kept step-1 form lacks 3.2 (it was not offered then), so the second
+    check walks from step 1, which is where the site jumps.
+    """
     fake = FakePrefecture()
     fake.set_state("3.2", "available", slots=future_slots(0))
     jumped: list[str] = []
@@ -461,7 +482,8 @@ def test_a_result_without_the_calendar_choice_starts_over() -> None:
         return None
 
     site = adapter(fake)
-    first, second = check_twice(site, "3.1", "3.2", lambda: setattr(fake, "path_for", jump_once))
+    _step1_without(fake, "3.2")
+    first, second = check_twice(site, "3.1", "3.2", lambda: _jump_from_step1(fake, jump_once))
     assert first.status is Status.FULL
     assert jumped, "the site did jump"
     assert second.status is Status.AVAILABLE, second.detail
@@ -479,7 +501,8 @@ def test_a_site_that_never_asks_which_calendar_is_unknown() -> None:
         return None
 
     site = adapter(fake)
-    first, second = check_twice(site, "3.1", "3.2", lambda: setattr(fake, "path_for", always_jump))
+    _step1_without(fake, "3.2")
+    first, second = check_twice(site, "3.1", "3.2", lambda: _jump_from_step1(fake, always_jump))
     assert first.status is Status.FULL
     assert second.status is Status.UNKNOWN
     assert "answered without asking which calendar" in second.detail

@@ -8,10 +8,13 @@ form with every field, hidden ones included. When slots are open it goes one
 step further, to the week table, only to *read* the slot dates. It never
 follows a slot link (``/5/<timestamp>``): that would start a booking.
 
-Requests per check: the first check of a session walks landing → conditions →
-step 1 → result (5 requests); later checks start at step 1 (3 requests). An
-expired session shows up as the landing page again and is re-established on
-the spot.
+Requests per check: the first check of a watch walks landing → conditions →
+step 1 → result (5 requests) and keeps step 1's form; later checks submit
+that form straight away (2 requests: the POST and its redirect's answer).
+The form token is the session's (eZ's ``ezxform_token``), so an expired
+session, which shows up as the landing page again, is re-established on the
+spot and the kept form sent with the landing page's fresh fields, without
+fetching step 1. Open slots add the week tables read until the first free one.
 
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
@@ -25,6 +28,8 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urljoin
 
 import httpx
 
@@ -70,6 +75,8 @@ class _Outcome:
     verdict: Verdict
     choice: Choice | None = None
     note: str = ""
+    read_at: datetime | None = None
+    """When the answer this outcome rests on arrived (the observation's "seen at")."""
 
 
 class EzBookingAdapter(SiteAdapter):
@@ -93,6 +100,8 @@ class EzBookingAdapter(SiteAdapter):
         self._site = Origin.of(parsed)
         self._prefix = match["prefix"]
         self._choice_url: str | None = None
+        self._step1: Form | None = None
+        """Step 1's form as last shown: the next check submits it without fetching it again."""
         self._calendars: tuple[CalendarInfo, ...] = ()
         self._reported: set[type[BaseException]] = set()
 
@@ -114,7 +123,6 @@ class EzBookingAdapter(SiteAdapter):
         )
 
     async def check(self, calendar: CalendarSpec | None, *, watch: str) -> Observation:
-        checked_at = self.clock()
         busy = self.fetcher.busy_seconds
         try:
             outcome = await self._look(calendar)
@@ -122,6 +130,7 @@ class EzBookingAdapter(SiteAdapter):
             retry_after = retry_after_seconds(response.headers) if response else None
         except Exception as exc:  # the last guard: see SiteAdapter.check
             outcome, retry_after = _Outcome(None, None, self._failed(exc, calendar)), None
+        checked_at = outcome.read_at or self.clock()
         verdict = outcome.verdict
         response = outcome.response
         return Observation(
@@ -150,7 +159,7 @@ class EzBookingAdapter(SiteAdapter):
                 outcome = await self._read_slot_dates(outcome)
         except FetchError as exc:
             status = Status.UNKNOWN if exc.kind in _UNKNOWN_ON_FETCH_ERROR else Status.DOWN
-            outcome = _Outcome(None, None, Verdict(status, str(exc)))
+            outcome = _Outcome(None, None, Verdict(status, str(exc)), read_at=self.clock())
         return outcome
 
     def _failed(self, exc: Exception, calendar: CalendarSpec | None) -> Verdict:
@@ -179,38 +188,75 @@ class EzBookingAdapter(SiteAdapter):
     async def _walk(
         self, calendar: CalendarSpec | None, *, stop_at_choice: bool = False
     ) -> _Outcome:
-        """Walk from the last known entry point to the page that answers for ``calendar``."""
-        response = await self.fetcher.get(self._choice_url or self.url)
+        """Walk from the last known entry point to the page that answers for ``calendar``.
+
+        A warm session submits the kept step-1 form straight away (the answer
+        comes after one POST and its redirect). What the site does instead is
+        followed within the same check, each detour said at DEBUG: the
+        landing page (session expired) is passed again and the kept form sent
+        with the new session's fields; step 1 shown again (kept form refused)
+        is answered with the form it shows; a calendar missing from the kept
+        form means walking from step 1.
+        """
+        kept = None if stop_at_choice else self._kept_choice(calendar)
         choice: Choice | None = None
+        if kept is not None:
+            step1, choice = kept
+            log.debug("%s: sending the kept step-1 form (%s)", self.url, choice.label)
+            response = await self._submit(step1, choose={"planning": choice.value})
+        else:
+            response = await self.fetcher.get(self._choice_url or self.url)
+        asked = reused = kept is not None  # a choice was sent in this session; the kept form
+        shown_choice = False  # step 1 was shown, and answered, in this check
         conditions_sent = 0
-        saw_choice = False
         restarted = False
         for _ in range(MAX_PAGES):
+            # "Seen at" is when this answer arrived, not when the check began: a slow
+            # site must not date a slot before it was there.
+            read_at = self.clock()
             page = parse_page(response.headers, response.body)
             verdict = classify_page(response.status, response.headers, page, url=response.url)
             form = find_booking_form(page, response.url)
             if verdict.status is not Status.UNKNOWN or response.status != 200 or form is None:
                 unasked = (
                     calendar is not None
-                    and not saw_choice
+                    and not asked
                     and verdict.status in (Status.FULL, Status.AVAILABLE)
                 )
                 if unasked and self._calendars:
                     # The booking has a calendar choice, yet it answered without one: the
                     # session still holds an earlier choice (another calendar's, perhaps).
                     if restarted:
-                        return _Outcome(response, page, _unasked(len(self._calendars), verdict))
+                        return _Outcome(
+                            response,
+                            page,
+                            _unasked(len(self._calendars), verdict),
+                            None,
+                            "",
+                            read_at,
+                        )
                     log.info("%s: answered without the calendar choice; starting over", self.url)
                     restarted = True
                     self._choice_url = None
                     response = await self.fetcher.get(self.url)
                     continue
+                if reused and verdict.status is Status.UNKNOWN:
+                    # Whatever the site made of the kept form, the next check walks afresh.
+                    log.debug("%s: unclear answer to the kept step-1 form; dropping it", self.url)
+                    self._step1 = None
                 note = _SINGLE_CALENDAR if unasked else ""
-                return _Outcome(response, page, verdict, choice, note)
+                return _Outcome(response, page, verdict, choice, note, read_at)
 
             refusal = self._refusal(form.action)
             if refusal is not None:
-                return _Outcome(response, page, Verdict(Status.UNKNOWN, refusal, verdict.step))
+                return _Outcome(
+                    response,
+                    page,
+                    Verdict(Status.UNKNOWN, refusal, verdict.step),
+                    None,
+                    "",
+                    read_at,
+                )
 
             if form.has_field("condition"):
                 if conditions_sent == 2:
@@ -223,18 +269,38 @@ class EzBookingAdapter(SiteAdapter):
                             "(it does not keep our session).",
                             verdict.step,
                         ),
+                        None,
+                        "",
+                        read_at,
                     )
                 if choice is not None:
                     log.info("%s: session expired mid-check; starting a new one", self.url)
                 conditions_sent += 1
                 choice = None
-                response = await self._submit(form, tick=("condition",))
+                asked = reused = shown_choice = False
+                kept = None if stop_at_choice else self._kept_choice(calendar)
+                if kept is None:
+                    response = await self._submit(form, tick=("condition",))
+                    continue
+                response = await self._submit(form, tick=("condition",), follow=False)
+                step1 = kept[0]
+                if _redirects_to(response, self._choice_url):
+                    # The token is the session's (eZ's ezxform_token), and the landing page
+                    # just showed the new one: step 1 need not be fetched to learn it.
+                    log.debug("%s: new session; sending the kept step-1 form with it", self.url)
+                    choice = kept[1]
+                    asked = reused = True
+                    fresh = step1.refreshed(form)
+                    response = await self._submit(fresh, choose={"planning": choice.value})
+                elif (target := _location(response)) is not None:
+                    log.debug("%s: the conditions led elsewhere than step 1: %s", self.url, target)
+                    response = await self.fetcher.get(target)
                 continue
 
             radios = form.radios("planning")
             if radios:
-                self._remember(radios, response.url)
-                if saw_choice:
+                self._remember(radios, response.url, form)
+                if shown_choice:
                     return _Outcome(
                         response,
                         page,
@@ -244,23 +310,48 @@ class EzBookingAdapter(SiteAdapter):
                             "(it refused the choice).",
                             verdict.step,
                         ),
+                        None,
+                        "",
+                        read_at,
                     )
-                saw_choice = True
+                if reused:
+                    log.debug(
+                        "%s: the site refused the kept step-1 form; sending the one it showed",
+                        self.url,
+                    )
+                    reused = False
+                shown_choice = True
                 if stop_at_choice:
-                    return _Outcome(response, page, verdict)
+                    return _Outcome(response, page, verdict, None, "", read_at)
                 choice = _pick(calendar, radios)
                 if choice is None:
-                    return _Outcome(response, page, _no_such_calendar(calendar, radios))
+                    return _Outcome(
+                        response, page, _no_such_calendar(calendar, radios), None, "", read_at
+                    )
+                asked = True
                 response = await self._submit(form, choose={"planning": choice.value})
                 continue
 
-            return _Outcome(response, page, verdict, choice)
+            return _Outcome(response, page, verdict, choice, "", read_at)
         return _Outcome(
             response,
             None,
             Verdict(Status.UNKNOWN, f"The booking took more than {MAX_PAGES} pages to answer."),
             choice,
+            "",
+            self.clock(),
         )
+
+    def _kept_choice(self, calendar: CalendarSpec | None) -> tuple[Form, Choice] | None:
+        """The kept step-1 form and its radio for ``calendar``, if both are there."""
+        if self._step1 is None or calendar is None:
+            return None
+        choice = _pick(calendar, self._step1.radios("planning"))
+        if choice is None:
+            log.debug(
+                "%s: the kept step-1 form lacks %s; walking from step 1", self.url, calendar.display
+            )
+        return None if choice is None else (self._step1, choice)
 
     def _refusal(self, url: str) -> str | None:
         """Why a form must not be submitted to ``url``, or None if it is on the booking's site.
@@ -282,18 +373,21 @@ class EzBookingAdapter(SiteAdapter):
         )
 
     async def _read_slot_dates(self, found: _Outcome) -> _Outcome:
-        """From a "slots exist" page, go on to the week table to read the dates. Never books.
+        """From a "slots exist" page, read the dates in the week table. Never books.
 
-        Step 3 leads to step 4 by its own "Etape suivante" button; failing
-        that, the planning's week table is read from the ezjscore endpoint the
-        booking page itself uses (``a#ezplanning-url`` on step 4, as the
-        site's script does, then the following weeks). Only bookable cells
-        count; when none is found the observation stays ``available`` (step
-        3 proved slots exist) and its detail says the dates could not be read.
+        The calendar is known (step 1 was answered): its weeks are read from
+        the ezjscore endpoint the booking page itself loads its table from,
+        this week first, and reading stops at the first week with a bookable
+        cell. A booking without step 1 does not show its planning id, so
+        there step 3 leads to step 4 by its own "Etape suivante" button, and
+        step 4's ``a#ezplanning-url`` to the table. Only bookable cells count;
+        when none is found the observation stays ``available`` (step 3 proved
+        slots exist) and its detail says the dates could not be read.
         """
         first: str | None = None
         if (
-            found.page is not None
+            found.choice is None
+            and found.page is not None
             and found.response is not None
             and _STEP3 in squash(found.verdict.step or "")
         ):
@@ -305,28 +399,27 @@ class EzBookingAdapter(SiteAdapter):
             ):
                 step4 = await self._submit(form)
                 verdict = _classify(step4)
-                if verdict.status is Status.FULL:
-                    return replace(found, response=step4, verdict=verdict)  # gone meanwhile
+                if verdict.status is Status.FULL:  # gone meanwhile
+                    return replace(found, response=step4, verdict=verdict, read_at=self.clock())
                 if verdict.status is Status.AVAILABLE and verdict.slots:
                     return _with_slots(found, verdict)
                 table = _planning_url(step4)
                 if table is not None and self._refusal(table) is None:
                     first = table
         weeks = 0
-        if found.choice is not None or first is not None:
-            for week in range(WEEKS_AHEAD):
-                if week == 0 and first is not None:
-                    url = first
-                elif found.choice is not None:
-                    url = self._week_url(found.choice.value, week)
-                else:
-                    break
-                verdict = _classify(await self.fetcher.get(url))
-                weeks += 1
-                if verdict.status is Status.AVAILABLE and verdict.slots:
-                    return _with_slots(found, verdict)
-                if verdict.status.is_trouble and verdict.status is not Status.UNKNOWN:
-                    break  # an error page: stop asking
+        for week in range(WEEKS_AHEAD):
+            if found.choice is not None:
+                url = self._week_url(found.choice.value, week)
+            elif week == 0 and first is not None:
+                url = first
+            else:
+                break
+            verdict = _classify(await self.fetcher.get(url))
+            weeks += 1
+            if verdict.status is Status.AVAILABLE and verdict.slots:
+                return _with_slots(found, verdict)
+            if verdict.status.is_trouble and verdict.status is not Status.UNKNOWN:
+                break  # an error page: stop asking
         read = f" in the {weeks} week(s) read" if weeks else ""
         return replace(
             found,
@@ -343,20 +436,45 @@ class EzBookingAdapter(SiteAdapter):
         *,
         tick: tuple[str, ...] = (),
         choose: dict[str, str] | None = None,
+        follow: bool = True,
     ) -> Response:
         data = form.submission(button="nextButton", tick=tick, choose=choose)
         if form.method == "POST":
-            return await self.fetcher.post(form.action, data)
+            return await self.fetcher.post(form.action, data, follow=follow)
         return await self.fetcher.get(str(httpx.URL(form.action, params=data)))
 
-    def _remember(self, radios: tuple[Choice, ...], url: str) -> None:
-        """Keep step 1 as the next check's entry point, and the calendars it offers."""
+    def _remember(self, radios: tuple[Choice, ...], url: str, form: Form) -> None:
+        """Keep step 1 (its address and form) for the next check, and the calendars it offers."""
         if self._refusal(url) is None:  # never an entry point off the booking's site
             self._choice_url = url
+            self._step1 = form  # its action was checked by the caller
         calendars = tuple(CalendarInfo(c.value, c.label) for c in radios)
         if self._calendars and calendars != self._calendars:
             log.info("%s: the calendar list on step 1 changed; using the new one", self.url)
         self._calendars = calendars
+
+
+def _location(response: Response) -> str | None:
+    """Where a redirect not followed points, made absolute (the fetcher checks it when asked)."""
+    location = response.headers.get("location", "").strip()
+    if response.status not in (301, 302, 303, 307, 308) or not location:
+        return None
+    try:
+        return urljoin(response.url, location)
+    except ValueError:
+        return location  # the fetcher refuses it with a clear message
+
+
+def _redirects_to(response: Response, url: str | None) -> bool:
+    """True if ``response`` is a redirect to the page at ``url`` (http or https alike)."""
+    target = _location(response)
+    if target is None or url is None:
+        return False
+    try:
+        there, wanted = httpx.URL(target), httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return (there.host, there.port or 0, there.path) == (wanted.host, wanted.port or 0, wanted.path)
 
 
 def _classify(response: Response) -> Verdict:

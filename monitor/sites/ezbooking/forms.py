@@ -8,7 +8,7 @@ as a browser would, changing only what a person would click.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborNode
@@ -51,6 +51,16 @@ class Form:
 
     def radios(self, name: str) -> tuple[Choice, ...]:
         return tuple(c for c in self.choices if c.name == name)
+
+    def refreshed(self, fresh: Form) -> Form:
+        """This form with the values ``fresh`` gives to the same field names.
+
+        A form kept from an earlier page of the site carries that session's
+        hidden values (``ezxform_token``); the page just shown carries the
+        current ones. Only fields this form already has are taken.
+        """
+        newer = dict(fresh.fields)
+        return replace(self, fields=tuple((n, newer.get(n, v)) for n, v in self.fields))
 
     def submission(
         self,
