@@ -44,7 +44,7 @@ from monitor.errors import MonitorError
 from monitor.events import TROUBLE, Event, dedup_key
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
-from monitor.notify import Target, load_targets
+from monitor.notify import Message, Target, load_targets
 from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
 from monitor.observation import Observation
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
@@ -341,7 +341,8 @@ class Daemon:
         unwritable too). The keeper has logged ``line`` already."""
         event = state_trouble(self.state_dir, self.clock(), line)
         worker = self.delivery
-        message = worker.message(event)
+        # Not the calendar wording of ``trouble`` ("the site is down"): the line says it all.
+        message = Message(f"rdv-monitor: trouble with {self.state_dir}", line)
         for target_id, _masked in worker.route(event, {}):
             target = worker.targets.get(target_id)
             if target is not None:
