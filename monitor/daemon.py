@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import signal
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,14 +41,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.errors import MonitorError
+from monitor.events import TROUBLE, Event, dedup_key
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
-from monitor.notify import load_targets
-from monitor.notify.delivery import DeliveryWorker, heartbeat_draft
+from monitor.notify import Message, Target, load_targets
+from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
 from monitor.observation import Observation
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
 from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store
+from monitor.store.keeper import Keeper
+from monitor.transitions import iso
 
 __all__ = ["Daemon"]
 
@@ -82,6 +87,7 @@ class Daemon:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         loader: Loader = load_config,
+        store: Store | None = None,
     ) -> None:
         self.config_path = str(config_path)
         self.loader = loader
@@ -91,7 +97,10 @@ class Daemon:
         self.clock = clock
         self.rng = rng or random.Random()
         self.state_dir = resolve_state_dir(config, self.environ)
-        self.store = Store.open(self.state_dir)
+        self.store = store if store is not None else Store.open(self.state_dir)
+        """Given: e.g. a store on a slow disk in a test. Closed by the daemon either way."""
+        self.keeper = Keeper(self.store, on_unwritable=self._state_unwritable)
+        """Every write goes through it: off the loop, and held in memory if the disk refuses."""
         self.metrics = metrics_for(config, self.store)  # no-op unless [monitor] metrics
         self.gate = HostGate(config.monitor.min_spacing)
         self.checker = Checker(config, clock=clock, gate=self.gate)
@@ -114,6 +123,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.scheduler.start()
         self._spawn(self.delivery.run())
+        self._spawn(self.keeper.run())
         self._schedule_heartbeat()
         now = self.clock()
         for watch in self.config.enabled_watches:
@@ -154,10 +164,17 @@ class Daemon:
         sending = self.delivery.in_flight()
         if tasks or sending:
             await asyncio.wait([*tasks, *sending], timeout=STOP_TIMEOUT)
+        if self.keeper.holding and not await self.keeper.flush():
+            log.error(
+                "stopping with %d write(s) held in memory that the state database %s "
+                "still refuses: they are lost (the next checks see the calendars again)",
+                self.keeper.holding,
+                self.store.path,
+            )
         self.delivery.close()
         await self.checker.aclose()
         self.metrics.close()
-        self.store.close()
+        self.store.close()  # after the writes already submitted are done
         self.systemd.close()
         log.info("stopped")
 
@@ -215,8 +232,12 @@ class Daemon:
         watch = self.config.watch(name)
         if watch is not None:
             for calendar in watch.calendars or (None,):
-                self.store.set_next_check(
-                    name, calendar.display if calendar else "", planned.at, planned.reason
+                display = calendar.display if calendar else ""
+                self.keeper.defer(
+                    f"save the next check of {name}",
+                    functools.partial(_save_next_check, name, display, planned),
+                    key=("next_check", name, display),
+                    droppable=True,
                 )
         log.debug("%s: next check at %s (%s)", name, planned.at.isoformat(), planned.reason)
 
@@ -251,12 +272,13 @@ class Daemon:
         # check_watch stops at a `blocked` answer; the backoff decides when to come back.
         async for obs in self.checker.check_watch(watch):
             seen.append(obs)
-            self._record(obs)
+            await self._record(obs)
         self.runs += 1
         return seen
 
-    def _record(self, obs: Observation) -> None:
-        events = self.store.record(obs, trouble_after=self.config.monitor.trouble_after)
+    async def _record(self, obs: Observation) -> None:
+        # Awaited on the writer thread: a slow fsync holds this watch, never the loop.
+        events = await self.keeper.record(obs, trouble_after=self.config.monitor.trouble_after)
         self.metrics.observe(obs, events)
         where = f"{obs.watch} / {obs.calendar}" if obs.calendar else obs.watch
         log.debug(
@@ -284,7 +306,12 @@ class Daemon:
             previous = state.backoff
             state.backoff = backoff_after(previous, statuses, retry_after, now)
             if state.backoff != previous:
-                self.store.backoffs.save(watch.name, state.backoff)
+                backoff = state.backoff
+                self.keeper.defer(
+                    f"save the backoff of {watch.name}",
+                    lambda store: store.backoffs.save(watch.name, backoff),
+                    key=("backoff", watch.name),
+                )
             policy = self._policy(watch)
             planned = plan_after_run(policy, now, state.backoff, self.rng, last_start=started)
         except Exception:
@@ -306,6 +333,25 @@ class Daemon:
             parts.append(f"{name} {row.status}")
         head = f"{self.runs} runs"
         return f"{head}; " + ", ".join(parts) if parts else f"{head}; waiting for the first check"
+
+    # ── the state folder ────────────────────────────────────────────────────
+
+    def _state_unwritable(self, line: str) -> None:
+        """Writes started failing: tell every target once, from memory (the outbox may be
+        unwritable too). The keeper has logged ``line`` already."""
+        event = state_trouble(self.state_dir, self.clock(), line)
+        worker = self.delivery
+        # Not the calendar wording of ``trouble`` ("the site is down"): the line says it all.
+        message = Message(f"rdv-monitor: trouble with {self.state_dir}", line)
+        for target_id, _masked in worker.route(event, {}):
+            target = worker.targets.get(target_id)
+            if target is not None:
+                threading.Thread(
+                    target=_send_logged,
+                    args=(worker.sender, target, message.title, message.body),
+                    name=f"send {target.masked}",
+                    daemon=True,  # a hung target must not hold up the stop
+                ).start()
 
     # ── heartbeat ───────────────────────────────────────────────────────────
 
@@ -329,7 +375,8 @@ class Daemon:
         )
 
     async def _heartbeat(self) -> None:
-        event = self.store.add_event(heartbeat_draft(self.store, self.config, self.clock()))
+        draft = heartbeat_draft(self.store, self.config, self.clock())
+        event = await self.keeper.write("write the heartbeat", lambda store: store.add_event(draft))
         if event is not None:
             log.info("heartbeat: %s", event.payload.get("checks"))
             self.delivery.wake()
@@ -395,6 +442,40 @@ class Daemon:
             async with state.lock:
                 pass
         await checker.aclose()
+
+
+def state_trouble(state_dir: Path, now: datetime, line: str) -> Event:
+    """The ``trouble`` alert about the state folder (sent from memory, never stored)."""
+    return Event(
+        id=None,
+        kind=TROUBLE.name,
+        watch="",
+        calendar="",
+        created_at=now,
+        episode_id=None,
+        dedup_key=dedup_key(TROUBLE.name, "", str(state_dir), now),
+        payload={
+            "status": "down",
+            "detail": line,
+            "since": iso(now),
+            "seen_at": iso(now),
+            "bad_checks": 1,
+            "label": f"rdv-monitor: {state_dir}",
+            "url": "",
+        },
+    )
+
+
+def _save_next_check(watch: str, calendar: str, planned: Planned, store: Store) -> None:
+    store.set_next_check(watch, calendar, planned.at, planned.reason)
+
+
+def _send_logged(sender: Sender, target: Target, title: str, body: str) -> None:
+    result = sender(target, title, body)
+    if result.ok:
+        log.info("the state folder trouble was sent to %s", target.masked)
+    else:
+        log.warning("could not tell %s about the state folder: %s", target.masked, result.reason)
 
 
 def _job_id(watch: str) -> str:

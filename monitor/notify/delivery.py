@@ -31,7 +31,7 @@ from typing import Any
 from monitor.config import Config
 from monitor.events import GROUPED, HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
 from monitor.notify import Message, SendResult, Target, load_targets, render, send, targets_for
-from monitor.store import DeliveryRow, Store
+from monitor.store import DeliveryRow, Store, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, PlannedDelivery
 from monitor.transitions import iso
 
@@ -152,9 +152,14 @@ class DeliveryWorker:
         failures = 0
         while True:
             try:
+                # Planning writes: on the store's writer thread, never on the loop.
+                await self.store.write(self.enqueue, self.clock())
                 self.dispatch()
                 failures = 0
-            except Exception:  # e.g. the disk is full: keep the daemon up, try again later
+            except StoreError as exc:  # the disk is full: the store's keeper says it once
+                failures += 1
+                log.debug("the notification worker could not use its queue: %s", exc)
+            except Exception:  # a bug: keep the daemon up, try again later
                 failures += 1
                 log.exception("the notification worker could not read its queue")
             if failures:
@@ -201,28 +206,39 @@ class DeliveryWorker:
 
     async def _deliver(self, target_id: str, rows: list[DeliveryRow]) -> None:
         try:
-            for row in rows:
-                target = self.targets.get(target_id)
-                if target is None:
-                    self.store.delivery_done(
-                        row.event_id,
-                        target_id,
-                        sent=False,
-                        at=self.clock(),
-                        error="this target is no longer in the configuration",
-                    )
-                    continue
-                if not await self._attempt(target, row):
-                    break  # keep this target's messages in order: retry the first one first
+            await self._deliver_rows(target_id, rows)
+        except StoreError as exc:  # a result not saved: the delivery stays pending, sent again
+            log.debug("could not save a notification result: %s", exc)
         finally:
             if not self._closed:
                 self.wake()  # re-plan: new work may have arrived for this target meanwhile
 
+    async def _deliver_rows(self, target_id: str, rows: list[DeliveryRow]) -> None:
+        for row in rows:
+            target = self.targets.get(target_id)
+            if target is None:
+                await self.store.write(
+                    self.store.delivery_done,
+                    row.event_id,
+                    target_id,
+                    sent=False,
+                    at=self.clock(),
+                    error="this target is no longer in the configuration",
+                )
+                continue
+            if not await self._attempt(target, row):
+                break  # keep this target's messages in order: retry the first one first
+
     async def _attempt(self, target: Target, row: DeliveryRow) -> bool:
         event = self.store.event(row.event_id)
         if event is None:  # cannot happen with foreign keys; do not loop on it
-            self.store.delivery_done(
-                row.event_id, target.id, sent=False, at=self.clock(), error="event missing"
+            await self.store.write(
+                self.store.delivery_done,
+                row.event_id,
+                target.id,
+                sent=False,
+                at=self.clock(),
+                error="event missing",
             )
             return True
         message = self.message(event)
@@ -232,12 +248,16 @@ class DeliveryWorker:
         now = self.clock()
         where = f"{event.watch} / {event.calendar}" if event.calendar else event.watch or "-"
         if result.ok:
-            self.store.delivery_done(row.event_id, target.id, sent=True, at=now)
+            await self.store.write(
+                self.store.delivery_done, row.event_id, target.id, sent=True, at=now
+            )
             log.info("%s: %s sent to %s", where, event.kind, target.masked)
             return True
         reason = result.reason or "the target did not accept the message"
         if now - row.created_at >= GIVE_UP_AFTER:
-            self.store.delivery_done(row.event_id, target.id, sent=False, at=now, error=reason)
+            await self.store.write(
+                self.store.delivery_done, row.event_id, target.id, sent=False, at=now, error=reason
+            )
             log.error(
                 "%s: gave up sending %s to %s after 24 h of failures: %s",
                 where,
@@ -247,8 +267,12 @@ class DeliveryWorker:
             )
             return True
         delay = retry_delay(row.attempts + 1, self.rng)
-        self.store.delivery_retry(
-            row.event_id, target.id, next_attempt=now + timedelta(seconds=delay), error=reason
+        await self.store.write(
+            self.store.delivery_retry,
+            row.event_id,
+            target.id,
+            next_attempt=now + timedelta(seconds=delay),
+            error=reason,
         )
         log.warning(
             "%s: %s not delivered to %s (%s); next try in %.0f s",

@@ -8,6 +8,9 @@ The package, one job per module:
 * :mod:`~monitor.store.outbox` — events, and their deliveries to each target;
 * :mod:`~monitor.store.backoff` — each watch's saved failure streak;
 * :mod:`~monitor.store.pages` — files written durably (saved unknown pages);
+* :mod:`~monitor.store.writer` — the thread every daemon write runs on, in order;
+* :mod:`~monitor.store.keeper` — the daemon's write path: holds writes in memory
+  while the disk refuses them (full, read-only, folder removed), then writes them;
 * :mod:`~monitor.store.errors` — what can go wrong, as sentences.
 
 :class:`Store` composes them; ``from monitor.store import Store`` is all most
@@ -25,11 +28,11 @@ a masked form.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from monitor.events import Event, EventDraft
 from monitor.observation import Observation, Status
@@ -40,6 +43,7 @@ from monitor.store.errors import StateError, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, DeliveryRow, Outbox, PlannedDelivery
 from monitor.store.pages import PAGES_DIR
 from monitor.store.schema import schema_version
+from monitor.store.writer import Writer
 from monitor.transitions import CalendarState, EpisodeKind
 
 __all__ = [
@@ -57,8 +61,11 @@ __all__ = [
     "StateError",
     "Store",
     "StoreError",
+    "Writer",
     "schema_version",
 ]
+
+T = TypeVar("T")
 
 
 class Store:
@@ -75,6 +82,8 @@ class Store:
         self.calendars = Calendars(db)
         self.outbox = Outbox(db)
         self.backoffs = Backoffs(db)
+        self.writer = Writer()
+        """The thread :meth:`write` runs writes on (started on first use)."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
@@ -122,8 +131,29 @@ class Store:
         return self._db.settings()
 
     def close(self) -> None:
-        """Close the connection (idempotent). The last one to close checkpoints the WAL."""
+        """Finish the writes submitted to :meth:`write`, then close the connections
+        (idempotent). The last one to close checkpoints the WAL."""
+        self.writer.close()
         self._db.close()
+
+    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a write (``store.record``, ``store.delivery_done``…) on the writer thread,
+        after every write submitted before it, and await its result: the asyncio loop
+        is never held by an fsync. Raises what ``fn`` raises."""
+        return await self.writer.run(fn, *args, **kwargs)
+
+    async def record_async(self, obs: Observation, *, trouble_after: float) -> list[Event]:
+        """:meth:`record`, on the writer thread (see :meth:`write`)."""
+        return await self.write(self.record, obs, trouble_after=trouble_after)
+
+    def moved(self) -> bool:
+        """True when the database file is gone or replaced since it was opened."""
+        return self._db.moved()
+
+    def reopen(self) -> None:
+        """Open the database file again (re-creating the folder and an empty database if
+        they were removed). Raises :class:`StoreError` like :meth:`open`."""
+        self._db.reopen()
 
     def __enter__(self) -> Self:
         return self

@@ -2,15 +2,16 @@
 
 Every aggregate of the store (calendars, outbox, backoffs) goes through one
 :class:`Database`, so there is one place where SQLite errors become sentences,
-one lock, and one kind of write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``)
-— the single place to move writes onto their own thread later.
+and one kind of write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``).
 
 Durability: WAL journal with ``synchronous=FULL``, so a committed transaction
-has been fsynced (also on a Raspberry Pi SD card). Threads: the connection is
-opened with ``check_same_thread=False`` and guarded by a lock, so it may be used
-from the asyncio loop thread or a worker thread. A read-only database
-(``mode=ro``) works while the daemon writes: WAL readers never block the
-writer, nor are blocked by it.
+has been fsynced (also on a Raspberry Pi SD card). Threads: a read-write
+database has two connections, each guarded by its own lock: one for write
+transactions (the daemon runs them on its writer thread, see
+:mod:`monitor.store.writer`) and one for reads, so that a read on the asyncio
+loop never waits for a slow fsync: WAL readers never block the writer, nor are
+blocked by it. A read-only database (``mode=ro``) works the same way while the
+daemon writes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +63,30 @@ class Database:
     """A guarded connection to the state database; open with :meth:`open` or
     :meth:`open_readonly`."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
-        """Use :meth:`open` or :meth:`open_readonly` instead."""
-        connection.row_factory = sqlite3.Row
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        *,
+        readonly: bool,
+        reader: sqlite3.Connection | None = None,
+    ) -> None:
+        """Use :meth:`open` or :meth:`open_readonly` instead.
+
+        ``connection`` takes the write transactions, ``reader`` (default: the same
+        connection) the reads.
+        """
         self._connection = connection
+        self._reader = reader or connection
+        for c in (self._connection, self._reader):
+            c.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._read_lock = threading.RLock() if reader is not None else self._lock
         self._closed = False
         self.path = path
         self.readonly = readonly
+        self.inode = _inode(path)
+        """The database file's inode when opened (``None``: unknown): see :meth:`moved`."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Database:
@@ -82,32 +99,27 @@ class Database:
         :class:`StoreError` for what may pass by itself (disk full, a lock held too long).
         """
         file = db_path(path)
-        try:
-            make_private_dir(file.parent)
-        except OSError as exc:
-            raise folder_failure(file.parent, exc) from exc
-        connection: sqlite3.Connection | None = None
-        try:
-            connection = sqlite3.connect(
-                file, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                log.warning("%s: WAL journal unavailable here (got %s)", file, mode)
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            connection.execute("PRAGMA journal_size_limit = 4194304")
-            migrate(connection, file)
-        except sqlite3.Error as exc:
-            if connection is not None:
-                connection.close()
-            raise open_failure(exc, file, Path(path), readonly=False) from exc
-        except BaseException:
-            if connection is not None:
-                connection.close()
-            raise
-        return cls(connection, file, readonly=False)
+        writer, reader = _connect(file, Path(path))
+        return cls(writer, file, readonly=False, reader=reader)
+
+    def reopen(self) -> None:
+        """Open the database file again, as :meth:`open` would (creating the folder and
+        the schema if they are gone), and use the new connections from now on.
+
+        For a state folder removed while the daemon ran: the old connections point at
+        deleted files, where no write can succeed again. Raises like :meth:`open`.
+        """
+        writer, reader = _connect(self.path, self.path)
+        for c in (writer, reader):
+            c.row_factory = sqlite3.Row
+        with self._lock, self._read_lock:
+            old = {self._connection, self._reader}
+            self._connection, self._reader = writer, reader
+            self.inode = _inode(self.path)
+            self._closed = False
+        for c in old:
+            with suppress(sqlite3.Error):
+                c.close()
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> Database:
@@ -148,21 +160,36 @@ class Database:
             raise
         return cls(connection, file, readonly=True)
 
+    def moved(self) -> bool:
+        """True when the database file is gone or was replaced since it was opened (its
+        folder removed, say): writes through the open connections can no longer land."""
+        return self.inode is not None and _inode(self.path) != self.inode
+
     def close(self) -> None:
         """Close the connection (idempotent). The last one to close checkpoints the WAL."""
-        with self._lock:
+        with self._lock, self._read_lock:
             if not self._closed:
                 self._closed = True
+                if self._reader is not self._connection:
+                    self._reader.close()
                 self._connection.close()
 
     @contextmanager
     def guard(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and turn SQLite errors into a :class:`StoreError` naming the action."""
-        with self._lock:
+        """Hold the read connection's lock and turn SQLite errors into a
+        :class:`StoreError` naming the action (reads; a read transaction is allowed)."""
+        with self._guarded(self._read_lock, lambda: self._reader, doing) as db:
+            yield db
+
+    @contextmanager
+    def _guarded(
+        self, lock: threading.RLock, connection: Callable[[], sqlite3.Connection], doing: str
+    ) -> Iterator[sqlite3.Connection]:
+        with lock:
             if self._closed:
                 raise StoreError(f"Cannot {doing}: the state database {self.path} is closed.")
             try:
-                yield self._connection
+                yield connection()
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"Cannot {doing} in the state database {self.path}: {exc}."
@@ -177,7 +204,13 @@ class Database:
         """
         if self.readonly:
             raise StoreError(f"Cannot {doing}: the state database was opened read-only.")
-        with self.guard(doing) as db:
+        if self.moved():
+            # SQLite would write on into the deleted file and the write would be lost.
+            raise StoreError(
+                f"Cannot {doing}: the state database {self.path} is gone (was its folder "
+                "removed?)."
+            )
+        with self._guarded(self._lock, lambda: self._connection, doing) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -215,3 +248,44 @@ class Database:
             foreign_keys=bool(self.scalar("PRAGMA foreign_keys")),
             busy_timeout_ms=self.scalar("PRAGMA busy_timeout"),
         )
+
+
+def _connect(file: Path, given: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """The write and read connections of a read-write database, migrated; see
+    :meth:`Database.open` for the errors."""
+    try:
+        make_private_dir(file.parent)
+    except OSError as exc:
+        raise folder_failure(file.parent, exc) from exc
+    opened: list[sqlite3.Connection] = []
+    try:
+        for role in ("write", "read"):
+            connection = sqlite3.connect(
+                file, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            opened.append(connection)
+            if role == "write":
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    log.warning("%s: WAL journal unavailable here (got %s)", file, mode)
+                connection.execute("PRAGMA journal_size_limit = 4194304")
+                migrate(connection, file)
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    except sqlite3.Error as exc:
+        for c in opened:
+            c.close()
+        raise open_failure(exc, file, given, readonly=False) from exc
+    except BaseException:
+        for c in opened:
+            c.close()
+        raise
+    return opened[0], opened[1]
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
