@@ -41,17 +41,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.errors import MonitorError
-from monitor.events import TROUBLE, Event, dedup_key
+from monitor.events import TROUBLE, state_trouble_event
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
-from monitor.notify import Message, Target, load_targets
+from monitor.notify import Target, load_targets
 from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
 from monitor.observation import Observation
 from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
 from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store
 from monitor.store.keeper import Keeper
-from monitor.transitions import iso
 
 __all__ = ["Daemon"]
 
@@ -336,22 +335,20 @@ class Daemon:
 
     # ── the state folder ────────────────────────────────────────────────────
 
-    def _state_unwritable(self, line: str) -> None:
+    def _state_unwritable(self, line: str, reason: str) -> None:
         """Writes started failing: tell every target once, from memory (the outbox may be
         unwritable too). The keeper has logged ``line`` already."""
-        event = state_trouble(self.state_dir, self.clock(), line)
+        if TROUBLE.name not in self.config.notify.events:
+            return
         worker = self.delivery
-        # Not the calendar wording of ``trouble`` ("the site is down"): the line says it all.
-        message = Message(f"rdv-monitor: trouble with {self.state_dir}", line)
-        for target_id, _masked in worker.route(event, {}):
-            target = worker.targets.get(target_id)
-            if target is not None:
-                threading.Thread(
-                    target=_send_logged,
-                    args=(worker.sender, target, message.title, message.body),
-                    name=f"send {target.masked}",
-                    daemon=True,  # a hung target must not hold up the stop
-                ).start()
+        message = worker.message(state_trouble_event(self.state_dir, self.clock(), reason))
+        for target in worker.targets.values():
+            threading.Thread(
+                target=_send_logged,
+                args=(worker.sender, target, message.title, message.body),
+                name=f"send {target.masked}",
+                daemon=True,  # a hung target must not hold up the stop
+            ).start()
 
     # ── heartbeat ───────────────────────────────────────────────────────────
 
@@ -442,28 +439,6 @@ class Daemon:
             async with state.lock:
                 pass
         await checker.aclose()
-
-
-def state_trouble(state_dir: Path, now: datetime, line: str) -> Event:
-    """The ``trouble`` alert about the state folder (sent from memory, never stored)."""
-    return Event(
-        id=None,
-        kind=TROUBLE.name,
-        watch="",
-        calendar="",
-        created_at=now,
-        episode_id=None,
-        dedup_key=dedup_key(TROUBLE.name, "", str(state_dir), now),
-        payload={
-            "status": "down",
-            "detail": line,
-            "since": iso(now),
-            "seen_at": iso(now),
-            "bad_checks": 1,
-            "label": f"rdv-monitor: {state_dir}",
-            "url": "",
-        },
-    )
 
 
 def _save_next_check(watch: str, calendar: str, planned: Planned, store: Store) -> None:

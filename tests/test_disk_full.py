@@ -61,7 +61,8 @@ class Alerts:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def __call__(self, line: str) -> None:
+    def __call__(self, line: str, reason: str) -> None:
+        assert reason and reason in line
         self.lines.append(line)
 
 

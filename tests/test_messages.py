@@ -21,7 +21,7 @@ import pytest
 
 from monitor.config import Template, load_config, parse_config
 from monitor.errors import ConfigError
-from monitor.events import Event
+from monitor.events import Event, state_trouble_event
 from monitor.notify.messages import (
     FIRST_LINE_LIMIT,
     PLACEHOLDER_HELP,
@@ -273,7 +273,9 @@ def test_late_single_slot_and_unknown_count_wording() -> None:
     assert lines(one)[0].startswith("Créneau vu à 08:00:14, reparti à 08:02:14 — 1 créneau")
     unknown = fr(opened(count=None, slots=[]), gone_at=left)
     assert lines(unknown)[0].endswith("— dates illisibles")
-    assert lines(en(opened(count=None, slots=[]), gone_at=left))[0].endswith("— dates could not be read")
+    assert lines(en(opened(count=None, slots=[]), gone_at=left))[0].endswith(
+        "— dates could not be read"
+    )
 
 
 # --------------------------------------------------------------------------- slot_gone
@@ -662,7 +664,22 @@ def sample(kind: str) -> Event | None:
         "recovered": recovered(),
         "layout_changed": layout(),
         "heartbeat": heartbeat(),
+        "state_trouble": state_trouble_event(STATE_DIR, SEEN, "database or disk is full"),
     }.get(kind)
+
+
+STATE_DIR = Path("/var/lib/rdv-monitor")
+
+
+def test_state_trouble_says_what_and_what_to_do_in_each_language() -> None:
+    ev = state_trouble_event(STATE_DIR, SEEN, "database or disk is full")
+    french, english = fr(ev), en(ev)
+    assert french.title == "rdv-monitor ne peut plus écrire son état"
+    assert lines(french)[0].startswith("Le dossier /var/lib/rdv-monitor refuse les écritures")
+    assert "database or disk is full" in lines(french)[0]
+    assert "libérez de la place" in french.body
+    assert english.title == "rdv-monitor cannot write its state"
+    assert "free some space" in english.body and "/var/lib/rdv-monitor" in english.body
 
 
 @pytest.mark.parametrize("kind", list(PLACEHOLDERS))

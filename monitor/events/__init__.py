@@ -64,6 +64,7 @@ from monitor.events.recovered import RECOVERED
 from monitor.events.layout_changed import LAYOUT_CHANGED
 from monitor.events.heartbeat import HEARTBEAT
 from monitor.events.notify_test import TEST, notify_test_event
+from monitor.events.state_trouble import STATE_TROUBLE, state_trouble_event
 
 # isort: on
 from monitor.events.templates import (
@@ -85,6 +86,7 @@ __all__ = [
     "RECOVERED",
     "SLOT_GONE",
     "SLOT_OPENED",
+    "STATE_TROUBLE",
     "TEST",
     "TROUBLE",
     "Event",
@@ -102,6 +104,7 @@ __all__ = [
     "payload_to_json",
     "register",
     "selectable_kinds",
+    "state_trouble_event",
     "template_problem",
     "unknown_placeholders",
 ]

@@ -207,8 +207,7 @@ class Database:
         if self.moved():
             # SQLite would write on into the deleted file and the write would be lost.
             raise StoreError(
-                f"Cannot {doing}: the state database {self.path} is gone (was its folder "
-                "removed?)."
+                f"Cannot {doing}: the state database {self.path} is gone (was its folder removed?)."
             )
         with self._guarded(self._lock, lambda: self._connection, doing) as db:
             db.execute("BEGIN IMMEDIATE")

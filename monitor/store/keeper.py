@@ -72,7 +72,7 @@ class Keeper:
         self,
         store: Store,
         *,
-        on_unwritable: Callable[[str], None] = lambda _line: None,
+        on_unwritable: Callable[[str, str], None] = lambda _line, _reason: None,
         on_written: Callable[[int], None] = lambda _count: None,
         max_held: int = MAX_HELD,
     ) -> None:
@@ -200,7 +200,7 @@ class Keeper:
         self.outages += 1
         line = unwritable_line(self.store, exc, self.max_held)
         log.error("%s", line)
-        self.on_unwritable(line)
+        self.on_unwritable(line, str(exc.__cause__ or exc))
 
     # ---- getting back
 
