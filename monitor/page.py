@@ -24,6 +24,9 @@ _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I
 _NOT_ALNUM = re.compile(r"[\W_]+")
 # [\W_] is exactly "not str.isalnum()" (checked over every code point).
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_ASCII_CHARS = frozenset(map(chr, range(128)))
+_UNUSUAL = re.compile("[^\x00-\x7f\u0300-\u036f\u00a0\u00ab\u00bb\u2013\u2014\u2019\u2026\u202f]")
+"""A character other than ASCII, combining accents and French punctuation (none alphanumeric)."""
 _ASCII_NOT_ALNUM = bytes(b for b in range(256) if not chr(b).isalnum() or b > 127)
 
 
@@ -98,7 +101,8 @@ def squash(text: str) -> str:
             # and punctuation (’ « » nbsp), none of them alphanumeric: dropping every
             # non-ASCII character is then exact. Other letters (œ, Cyrillic…) take the
             # slow path, which keeps them.
-            if any(c.isalnum() for c in set(text) if not c.isascii()):
+            unusual = _UNUSUAL.search(text) is not None
+            if unusual and any(c.isalnum() for c in set(text).difference(_ASCII_CHARS)):
                 return _NOT_ALNUM.sub("", text)
             text = text.encode("ascii", "ignore").decode("ascii")
     # ASCII: one C pass deletes what is not a letter or digit and lowers the rest
