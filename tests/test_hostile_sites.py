@@ -30,8 +30,9 @@ from monitor.http import Fetcher, HostGate, Origin, checked_url
 from monitor.observation import Observation, Status
 from monitor.sites.ezbooking import adapter as ezbooking
 from monitor.sites.ezbooking.adapter import MAX_DETAIL, EzBookingAdapter
+from monitor.sites.ezbooking.sim.defaults import default_bookings
 from monitor.sites.ezbooking.sim.flow import Prefecture, Request
-from monitor.sites.ezbooking.sim.model import PARIS, State, default_bookings
+from monitor.sites.ezbooking.sim.model import PARIS, State
 from tests.conftest import RENEWAL
 
 BASE = "http://127.0.0.1:8080"

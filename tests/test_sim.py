@@ -16,9 +16,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -264,7 +266,11 @@ def test_full_calendar(
     assert form_text.startswith(expected)
     if not options:
         assert FULL_SQUASHED in text(page)
-        assert "n&#039;existe" in page.text, "PHP escapes the apostrophe"
+        # Byte for byte the line of the real Essonne page: raw ', one line, final period.
+        assert (
+            "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
+            "Veuillez recommencer ultérieurement.\n"
+        ) in page.text
     finish = one(tree(page), "div#submit_Booking input[name=finishButton]")
     assert finish.attributes["value"] == "Terminer"
     assert "/5/" not in page.text
@@ -849,3 +855,187 @@ def test_concurrent_clients_are_all_counted(sim: SimPrefecture) -> None:
     assert sim.requests == 80
     assert len(sim.request_log) == 80
     assert sim.sessions == 8, "each client keeps its session across visits"
+
+
+# ── the real bad pages, end to end through `check` ───────────────────────────
+
+BAD_PAGES = [
+    # (state, variant, status code, verbatim body text, status `check` must give)
+    ("down", "surcharge", 200, "<h1>Service surchargé</h1>", "down"),
+    ("down", "surcharge_entity", 200, "<h1>Service surcharg&eacute;</h1>", "down"),
+    ("down", "haproxy_502", 502, "The server returned an invalid or incomplete response.", "down"),
+    ("down", "haproxy_503", 503, "No server is available to handle this request.", "down"),
+    ("down", "haproxy_504", 504, "<h1>504 Gateway Time-out</h1>", "down"),
+    ("down", "haproxy_504_timeout", 504, "<h1>504 Gateway Timeout</h1>", "down"),
+    ("closed", None, 200, "Attention : Cette page n'est pas disponible pour le moment !", "down"),
+    ("full", "typo", 200, "plage horaire libre pour votre a demande de rendez-vous.", "full"),
+]
+
+
+def _walk_to_answer(client: httpx.Client, sim: SimPrefecture, calendar: str) -> httpx.Response:
+    token, _ = enter(client, sim, 29396)
+    r = choose(client, sim, 29396, calendar, token)
+    return client.get(r.headers["location"]) if r.status_code == 302 else r
+
+
+@pytest.mark.parametrize(("state", "variant", "code", "verbatim", "expected"), BAD_PAGES)
+def test_real_bad_pages_per_calendar_and_site_wide(
+    sim: SimPrefecture,
+    client: httpx.Client,
+    write_config: Callable[..., Path],
+    cli: Callable[..., Any],
+    state: str,
+    variant: str | None,
+    code: int,
+    verbatim: str,
+    expected: str,
+) -> None:
+    sim.set_state(29396, "3.3", state, variant=variant)
+    page = _walk_to_answer(client, sim, "3.3")
+    assert page.status_code == code
+    assert verbatim in page.text
+    if variant and variant.startswith("haproxy"):
+        assert page.text.startswith("<html><body><h1>") and "server" not in page.headers
+
+    config = write_config(
+        [{"name": "R", "url": sim.booking_url(29396), "calendars": ["3.2", "3.3"]}]
+    )
+    rows = {r["calendar"]: r for r in cli("check", "-c", str(config), "--json").json_lines()}
+    assert rows["3.3"]["status"] == expected, rows["3.3"]["detail"]
+    assert rows["3.2"]["status"] == "full", "the other calendar is read as usual"
+    assert all(r["slots"] == [] for r in rows.values())
+
+    if state in ("down", "closed"):  # the same page for every request of the site
+        sim.set_state(29396, "3.3", "full")
+        sim.set_site_state(state, variant=variant)
+        rows = {r["calendar"]: r for r in cli("check", "-c", str(config), "--json").json_lines()}
+        assert {r["status"] for r in rows.values()} == {"down"}, rows
+        assert client.get("/").status_code == code
+
+
+def test_surcharge_body_is_the_real_page(sim: SimPrefecture, client: httpx.Client) -> None:
+    sim.set_state(29396, "3.1", "down", variant="surcharge")
+    page = _walk_to_answer(client, sim, "3.1")
+    assert page.text == (
+        "<h1>Service surchargé</h1>\n"
+        "Le service que vous avez demandé est actuellement surchargé et/ou il n'y plus de "
+        "créneaux de rendez-vous disponibles pour le moment.\n<br>\n"
+        "Veuillez réitérer votre demande ultérieurement.\n"
+    )
+
+
+# ── controls ─────────────────────────────────────────────────────────────────
+
+
+def test_control_index_lists_bookings_calendars_states_and_endpoints(
+    sim: SimPrefecture, client: httpx.Client
+) -> None:
+    sim.set_state(29396, "3.1", "down", variant="surcharge")
+    for path in ("/__sim__/", "/__sim__"):
+        index = client.get(path)
+        assert index.status_code == 200
+        assert index.headers["content-type"].startswith("text/html")
+    page = tree(index)
+    text_ = " ".join(page.body.text(separator=" ").split()) if page.body else ""
+    assert sim.booking_url(29396) in text_ and sim.booking_url(9845) in text_
+    assert "down/surcharge" in text_ and "3.10" in text_
+    for endpoint in ("stats", "state", "site", "expire-sessions", "reset"):
+        assert f"{sim.control_url}{endpoint}" in text_
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"calendar": "3.1", "state": "full"}', '"booking"'),
+        (b'{"booking": 29396, "calendar": "3.1"}', '"state"'),
+        (b'{"booking": "x", "calendar": "3.1", "state": "full"}', '"booking"'),
+        (b'{"booking": 29396, "calendar": "3.1", "state": "down", "variant": "x"}', '"variant"'),
+        (b'{"booking": 29396, "calendar": "3.1", "state": "slow", "delay": -1}', '"delay"'),
+        (b'{"booking": 29396, "calendar": "3.1", "state": "available", "slots": 3}', '"slots"'),
+        (b'{"booking": 29396, "calendar": "9.9", "state": "full"}', "'9.9'"),
+        (b"[1]", "JSON object"),
+        (b"{nope", "not valid JSON"),
+    ],
+)
+def test_control_errors_name_the_field(
+    sim: SimPrefecture, client: httpx.Client, body: bytes, named: str
+) -> None:
+    r = client.post("/__sim__/state", content=body)
+    assert r.status_code == 400
+    assert named in r.json()["error"]
+
+
+def test_control_site_errors_and_unknown_endpoint(client: httpx.Client) -> None:
+    r = client.post("/__sim__/site", content=b'{"state": "full"}')
+    assert r.status_code == 400 and '"state"' in r.json()["error"]
+    r = client.post("/__sim__/nope")
+    assert r.status_code == 404 and "/__sim__/reset" in r.json()["error"]
+
+
+def test_control_available_without_slots_gets_the_default_slots(
+    sim: SimPrefecture, client: httpx.Client
+) -> None:
+    r = client.post(
+        "/__sim__/state", content=b'{"booking": 29396, "calendar": "3.2", "state": "available"}'
+    )
+    assert r.status_code == 204
+    slots = sim.state(29396, "3.2").slots
+    next_monday = monday_of(TODAY) + timedelta(days=7)
+    assert [s.date() for s in slots] == [next_monday + timedelta(days=d) for d in (1, 1, 3)]
+    assert [s.strftime("%H:%M") for s in slots] == ["09:00", "09:30", "14:00"]
+
+
+def test_control_typo_variant_and_booking_wide_state(
+    sim: SimPrefecture, client: httpx.Client
+) -> None:
+    r = client.post(
+        "/__sim__/state",
+        content=b'{"booking": 29396, "calendar": "*", "state": "full", "variant": "typo"}',
+    )
+    assert r.status_code == 204
+    assert {p.state.describe() for p in sim.bookings[0].plannings} == {"full/typo"}
+    assert "pour votre a demande" in _walk_to_answer(client, sim, "4.2").text
+
+
+def _run_sim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.sites.ezbooking.sim", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--session-ttl", "-5"), "--session-ttl"),
+        (("--state", "29396:3.1=down/nope"), "nope"),
+        (("--state", "garbage"), "BOOKING:CALENDAR=STATE"),
+        (("--site", "full"), "--site"),
+    ],
+)
+def test_cli_refuses_bad_values_in_one_line(args: tuple[str, ...], named: str) -> None:
+    done = _run_sim(*args)
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_help_documents_the_controls() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.sites.ezbooking.sim", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 0
+    for words in (
+        "--state",
+        "--site",
+        "surcharge",
+        "haproxy_504_timeout",
+        "typo",
+        "/__sim__/reset",
+    ):
+        assert words in done.stdout

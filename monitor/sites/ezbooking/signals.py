@@ -289,7 +289,10 @@ class Facts:
     @cached_property
     def captcha(self) -> str | None:
         """What kind of captcha the page shows, or None."""
-        node = self.page.tree.css_first(_CAPTCHA_SELECTOR)
+        # Every widget selector names "captcha" (any case): without that word in the
+        # source no widget can match, and the costly selector is skipped.
+        has_word = "captcha" in self.page.html.lower()
+        node = self.page.tree.css_first(_CAPTCHA_SELECTOR) if has_word else None
         if node is not None:
             marks = " ".join(
                 str(v)

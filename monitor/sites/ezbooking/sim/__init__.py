@@ -18,6 +18,7 @@ answers)::
 ``python -m monitor.sites.ezbooking.sim`` (or ``rdv-monitor sim``) runs it standalone.
 """
 
+from monitor.sites.ezbooking.sim.defaults import default_bookings, default_slots
 from monitor.sites.ezbooking.sim.model import (
     PARIS,
     SITE_STATES,
@@ -25,7 +26,6 @@ from monitor.sites.ezbooking.sim.model import (
     Booking,
     Planning,
     State,
-    default_bookings,
     parse_slot,
 )
 from monitor.sites.ezbooking.sim.server import CONTROL_PREFIX, SimPrefecture
@@ -40,5 +40,6 @@ __all__ = [
     "SimPrefecture",
     "State",
     "default_bookings",
+    "default_slots",
     "parse_slot",
 ]

@@ -12,7 +12,9 @@ while it runs::
          -d '{"booking": 29396, "calendar": "3.2", "state": "available",
               "slots": ["2026-12-01T09:00:00+01:00"]}'
 
-It listens on loopback addresses only unless ``--allow-remote`` is given.
+Any calendar can be put in any state at start (``--state 29396:3.1=down/surcharge``)
+or the whole site (``--site down/haproxy_504``). It listens on loopback addresses
+only unless ``--allow-remote`` is given.
 """
 
 from __future__ import annotations
@@ -22,20 +24,59 @@ import ipaddress
 import signal
 import socket
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from types import FrameType
 
 from monitor.errors import UsageError
-from monitor.sites.ezbooking.sim.model import PARIS, monday_of, parse_slot
-from monitor.sites.ezbooking.sim.server import CONTROL_PREFIX, SimPrefecture
+from monitor.sites.ezbooking.sim.control import CONTROL_PREFIX, ENDPOINTS
+from monitor.sites.ezbooking.sim.defaults import default_slots
+from monitor.sites.ezbooking.sim.model import PARIS, SITE_STATES, STATES, parse_slot
+from monitor.sites.ezbooking.sim.server import SimPrefecture
 
 __all__ = ["add_arguments", "main", "run"]
 
 
+def controls_help() -> str:
+    """The controls of a running simulator, for ``sim --help`` (states, endpoints)."""
+    states = "\n".join(
+        textwrap.fill(
+            f"{name:<12}{'site-wide too; ' if name in SITE_STATES else ''}"
+            f"{'variants: ' + ', '.join(variants) if variants else 'no variants'}",
+            86,
+            initial_indent="  ",
+            subsequent_indent=" " * 14,
+        )
+        for name, variants in STATES.items()
+    )
+    endpoints = "\n".join(
+        f"  {method:<4} {CONTROL_PREFIX}{action}\n"
+        + textwrap.indent(textwrap.fill(what, 78), " " * 8)
+        for method, action, what in ENDPOINTS
+    )
+    return f"""states (per calendar with --state or POST state; site-wide with --site or POST site):
+{states}
+  Without a variant a state takes its first one (full: the plain FULL page, not
+  a variant). "available" without date-times gets three
+  slots next week (Tuesday 09:00 and 09:30, Thursday 14:00, Paris time).
+
+control endpoints (loopback only; open {CONTROL_PREFIX} in a browser for the index):
+{endpoints}
+
+examples:
+  rdv-monitor sim --available 29396:3.2 --state 29396:3.1=down/surcharge
+  rdv-monitor sim --site down/haproxy_504_timeout
+  curl -X POST localhost:8080{CONTROL_PREFIX}state \\
+       -d '{{"booking": 29396, "calendar": "3.2", "state": "full", "variant": "typo"}}'
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``rdv-monitor sim``."""
+    """The options of ``rdv-monitor sim``, and the controls in its ``--help``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = controls_help()
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
@@ -52,6 +93,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BOOKING:CALENDAR[,ISO-DATETIME…]",
         help="open slots on a calendar at start, e.g. 29396:3.2,2026-12-01T09:00:00+01:00 "
         "(no date-times: three slots next week; 29400: for a single-counter booking); repeatable",
+    )
+    parser.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        metavar="BOOKING:CALENDAR=STATE[/VARIANT]",
+        help="put a calendar in a state at start, e.g. 29396:3.1=down/surcharge, "
+        "29396:*=full/typo (every calendar of the booking); repeatable",
+    )
+    parser.add_argument(
+        "--site",
+        metavar="STATE[/VARIANT]",
+        help="make every request answer a state at start, e.g. down/haproxy_503",
     )
     parser.add_argument(
         "--session-ttl",
@@ -78,11 +132,23 @@ def run(args: argparse.Namespace) -> int:
         _require_loopback(args.host)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if not args.session_ttl >= 0:  # also refuses NaN
+        raise UsageError(
+            f"--session-ttl must be a number of seconds >= 0, not {args.session_ttl:g}"
+        )
     sim = SimPrefecture(
         host=args.host, port=args.port, session_ttl=args.session_ttl, throttle=args.throttle
     )
     for spec in args.available:
         _open(sim, spec)
+    for spec in args.state:
+        _set(sim, spec)
+    if args.site:
+        state, _, variant = args.site.partition("/")
+        try:
+            sim.set_site_state(state.strip(), variant=variant.strip() or None)
+        except ValueError as exc:
+            raise UsageError(f"--site {args.site!r}: {exc}") from None
     try:
         sim.start()
     except OSError as exc:
@@ -143,24 +209,44 @@ def _open(sim: SimPrefecture, spec: str) -> None:
             ids = {p.id for b in sim.bookings if b.id == booking for p in b.plannings}
             if int(calendar_text) in ids:
                 calendar = int(calendar_text)
-        slots = [parse_slot(p) for p in parts[1:] if p.strip()] or _next_week_slots()
+        slots = [parse_slot(p) for p in parts[1:] if p.strip()]
+        slots = slots or default_slots(datetime.now(PARIS).date())
         sim.set_state(booking, calendar, "available", slots=slots)
     except ValueError as exc:
         raise UsageError(f"--available {spec!r}: {exc}") from None
 
 
-def _next_week_slots() -> list[datetime]:
-    """Tuesday 09:00 and 09:30 and Thursday 14:00 of next week, Paris time."""
-    monday = monday_of(datetime.now(PARIS).date()) + timedelta(days=7)
-    return [
-        datetime.combine(monday + timedelta(days=1), time(9, 0), PARIS),
-        datetime.combine(monday + timedelta(days=1), time(9, 30), PARIS),
-        datetime.combine(monday + timedelta(days=3), time(14, 0), PARIS),
-    ]
+def _set(sim: SimPrefecture, spec: str) -> None:
+    """Apply one ``--state BOOKING:CALENDAR=STATE[/VARIANT]``."""
+    target, _, wanted = spec.partition("=")
+    booking_text, colon, calendar_text = target.partition(":")
+    state, _, variant = wanted.partition("/")
+    if not (colon and booking_text.strip().isdigit() and state.strip()):
+        raise UsageError(
+            f"--state {spec!r}: expected BOOKING:CALENDAR=STATE[/VARIANT], "
+            "e.g. 29396:3.1=down/surcharge (29400:=full for a single-counter booking)"
+        )
+    booking = int(booking_text)
+    calendar = calendar_text.strip() or None
+    name = state.strip()
+    slots = default_slots(datetime.now(PARIS).date()) if name == "available" else []
+    try:
+        if calendar == "*":
+            sim.set_booking_state(booking, name, variant=variant.strip() or None, slots=slots)
+        else:
+            sim.set_state(booking, calendar, name, variant=variant.strip() or None, slots=slots)
+    except ValueError as exc:
+        raise UsageError(f"--state {spec!r}: {exc}") from None
 
 
 def _print_banner(sim: SimPrefecture) -> None:
-    lines = [f"Simulated prefecture at {sim.base_url} (nothing real is contacted)", ""]
+    lines = [
+        f"Simulated prefecture at {sim.base_url} (nothing real is contacted)",
+        f"Index of bookings, calendars, states and controls: {sim.control_url}",
+        "",
+    ]
+    if sim.site_state is not None:
+        lines[-1:-1] = [f"Site-wide state: {sim.site_state.describe()}"]
     for booking in sim.bookings:
         lines.append(f"  {booking.title} (booking {booking.id})")
         lines.append(f"    {sim.booking_url(booking.id)}")
@@ -169,8 +255,8 @@ def _print_banner(sim: SimPrefecture) -> None:
             lines.append(f"      {p.id:>6}  {p.calendar or '-':<5} {state:<22} {p.label}")
         lines.append("")
     lines.append(
-        f"Control: {sim.base_url}{CONTROL_PREFIX}  (GET stats, GET state; "
-        "POST state, site, expire-sessions, reset)"
+        f"Control: {sim.control_url}  (GET stats, GET state; "
+        "POST state, site, expire-sessions, reset; see --help)"
     )
     lines.append("Stop with Ctrl+C.")
     print("\n".join(lines), flush=True)

@@ -29,7 +29,10 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Final
 
-from monitor.sites.ezbooking.sim import pages
+import monitor.sites.ezbooking.sim.bad_pages as bad_pages
+import monitor.sites.ezbooking.sim.layout as layout
+import monitor.sites.ezbooking.sim.steps as steps
+import monitor.sites.ezbooking.sim.week as week
 from monitor.sites.ezbooking.sim.model import (
     PARIS,
     Booking,
@@ -185,7 +188,7 @@ class Prefecture:
             if site.kind == "unknown":
                 return self._unknown(site, "utf-8")
             if site.kind == "closed":
-                html = pages.closed_page(self.site_name, "Prise de rendez-vous")
+                html = steps.closed_page(self.site_name, "Prise de rendez-vous")
                 return self._html(_Ctx(req, now, None), 200, html)
         reply = self._route(req, now)
         if site is not None and site.kind == "slow":
@@ -219,7 +222,7 @@ class Prefecture:
                 ctx, int(match["booking"]), int(match["planning"]), int(match["offset"])
             )
         if req.path in ("/", "/index.php", "/index.php/"):
-            return self._html(ctx, 200, pages.home(self.site_name, list(self.bookings.values())))
+            return self._html(ctx, 200, layout.home(self.site_name, list(self.bookings.values())))
         if req.path == "/robots.txt":
             body = b"User-agent: *\nDisallow: /booking/\nDisallow: /ezjscore/\n"
             return Reply(200, body, [("Content-Type", "text/plain")])
@@ -267,20 +270,20 @@ class Prefecture:
     def _landing(self, ctx: _Ctx, booking: Booking) -> Reply:
         session = ctx.session or self._new_session(ctx)
         session.progress[booking.id] = Progress()  # opening the booking starts it over
-        return self._page(ctx, booking, pages.landing(booking, session.token))
+        return self._page(ctx, booking, steps.landing(booking, session.token))
 
     def _landing_post(self, ctx: _Ctx, booking: Booking) -> Reply:
         session = ctx.session
         if session is None:  # no cookie, or an expired one: the token cannot be right
             session = self._new_session(ctx)
         if ctx.req.field("ezxform_token") != session.token:
-            html = pages.landing(booking, session.token, error=TOKEN_ERROR)
+            html = steps.landing(booking, session.token, error=TOKEN_ERROR)
             return self._page(ctx, booking, html)
         if ctx.req.field("nextButton") is None:
-            return self._page(ctx, booking, pages.landing(booking, session.token))
+            return self._page(ctx, booking, steps.landing(booking, session.token))
         if not ctx.req.field("condition"):
             return self._page(
-                ctx, booking, pages.landing(booking, session.token, error=CONDITION_ERROR)
+                ctx, booking, steps.landing(booking, session.token, error=CONDITION_ERROR)
             )
         progress = session.progress[booking.id] = Progress(accepted=True)
         if booking.single_counter:
@@ -290,7 +293,7 @@ class Prefecture:
 
     def _step1(self, ctx: _Ctx, booking: Booking, error: str = "") -> Reply:
         assert ctx.session is not None
-        return self._page(ctx, booking, pages.step1(booking, ctx.session.token, error=error))
+        return self._page(ctx, booking, steps.step1(booking, ctx.session.token, error=error))
 
     def _step1_post(self, ctx: _Ctx, booking: Booking) -> Reply:
         assert ctx.session is not None
@@ -334,7 +337,7 @@ class Prefecture:
         if kind == "captcha":
             return self._redirect(ctx, booking.step_path(6))
         if kind == "closed":
-            return self._page(ctx, booking, pages.booking_closed(booking))
+            return self._page(ctx, booking, steps.booking_closed(booking))
         if kind == "maintenance":
             return self._maintenance(state)
         if kind == "unknown":
@@ -343,18 +346,18 @@ class Prefecture:
         if step == 2:
             if state.has_slots:
                 return self._redirect(ctx, booking.step_path(3))
-            reply = self._page(ctx, booking, pages.step2_full(booking, token, state))
+            reply = self._page(ctx, booking, steps.step2_full(booking, token, state))
         elif not state.has_slots:
             return self._redirect(ctx, booking.step_path(2))
         elif step == 3:
-            reply = self._page(ctx, booking, pages.step3(booking, token, planning))
+            reply = self._page(ctx, booking, steps.step3(booking, token, planning))
         elif not progress.described:
             return self._redirect(ctx, booking.step_path(3))
         else:
             first = state.slots[0].astimezone(PARIS).date()
             week_start = _monday_of(first)
             offset = (week_start - _monday_of(self.current_date())).days
-            html = pages.step4(booking, token, planning, week_start, offset, state.slots)
+            html = steps.step4(booking, token, planning, week_start, offset, state.slots)
             reply = self._page(ctx, booking, html)
         return self._spoil(reply, state, booking.charset)
 
@@ -370,7 +373,7 @@ class Prefecture:
             return self._result(ctx, booking, planning, progress, 4)
         # step 3
         if ctx.req.field("ezxform_token") != ctx.session.token:
-            html = pages.step3(booking, ctx.session.token, planning, error=TOKEN_ERROR)
+            html = steps.step3(booking, ctx.session.token, planning, error=TOKEN_ERROR)
             return self._page(ctx, booking, html)
         if ctx.req.field("previousButton") is not None:
             back = booking.landing_path if booking.single_counter else booking.step_path(1)
@@ -391,7 +394,7 @@ class Prefecture:
         variant = "ezhuman"
         if planning is not None and planning.state.kind == "captcha":
             variant = planning.state.variant or "ezhuman"
-        html = pages.captcha(booking, ctx.session.token, variant, error=error)
+        html = steps.captcha(booking, ctx.session.token, variant, error=error)
         return self._page(ctx, booking, html)
 
     def _ezjscore(self, ctx: _Ctx, booking_id: int, planning_id: int, offset: int) -> Reply:
@@ -410,13 +413,11 @@ class Prefecture:
         if state.kind == "unknown":
             return self._unknown(state, booking.charset, ctx)
         if state.kind == "closed":
-            html = (
-                "<p>Attention&nbsp;: Cette page n&#039;est pas disponible pour le moment&nbsp;!</p>"
-            )
+            html = steps.CLOSED_MESSAGE
         else:
             week_start = _monday_of(self.current_date() + timedelta(days=offset))
             slots = state.slots if state.has_slots else ()
-            html = pages.week_fragment(booking, planning, week_start, slots, offset)
+            html = week.week_fragment(booking, planning, week_start, slots, offset)
         reply = self._html(ctx, 200, html, booking.charset)
         if state.kind == "slow":
             reply.delay = state.delay
@@ -453,7 +454,7 @@ class Prefecture:
 
     def _html(self, ctx: _Ctx, status: int, html: str, charset: str = "utf-8") -> Reply:
         headers = [("Content-Type", f"text/html; charset={charset}"), ("Content-Language", "fr-FR")]
-        return Reply(status, pages.encode(html, charset), headers + self._common_headers(ctx))
+        return Reply(status, layout.encode(html, charset), headers + self._common_headers(ctx))
 
     def _page(self, ctx: _Ctx, booking: Booking, html: str) -> Reply:
         return self._html(ctx, 200, html, booking.charset)
@@ -464,10 +465,10 @@ class Prefecture:
         return Reply(302, b"", headers + self._common_headers(ctx))
 
     def _not_found(self, ctx: _Ctx) -> Reply:
-        return self._html(ctx, 404, pages.not_found(self.site_name))
+        return self._html(ctx, 404, layout.not_found(self.site_name))
 
     def _front_error(self, state: State) -> Reply:
-        status, body, headers, server = pages.proxy_error(state.kind, state.variant)
+        status, body, headers, server = bad_pages.front_error(state.kind, state.variant)
         headers = list(headers)
         if state.retry_after is not None:
             headers.append(("Retry-After", str(state.retry_after)))
@@ -478,19 +479,19 @@ class Prefecture:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")]
         if state.retry_after is not None:
             headers.append(("Retry-After", str(state.retry_after)))
-        return Reply(status, pages.maintenance().encode("utf-8"), headers, server="nginx")
+        return Reply(status, bad_pages.maintenance().encode("utf-8"), headers, server="nginx")
 
     def _unknown(self, state: State, charset: str, ctx: _Ctx | None = None) -> Reply:
         if state.variant == "blank":
             return Reply(200, b"", [("Content-Type", "text/html; charset=utf-8")])
-        body = pages.encode(pages.unknown(self.site_name, charset), charset)
+        body = layout.encode(bad_pages.unknown(self.site_name, charset), charset)
         headers = [("Content-Type", f"text/html; charset={charset}")]
         if ctx is not None:
             headers += self._common_headers(ctx)
         return Reply(200, body, headers)
 
     def _oversized(self, state: State, charset: str) -> Reply:
-        head = pages.encode(pages.oversized_head(self.site_name), charset)
+        head = layout.encode(layout.oversized_head(self.site_name), charset)
         headers = [
             ("Content-Type", f"text/html; charset={charset}"),
             ("X-Powered-By", "eZ Publish"),
