@@ -146,7 +146,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 @command("run", "watch the calendars until stopped (the daemon that systemd runs)", _config_arg)
 def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.config import resolve_state_dir
     from monitor.daemon import Daemon
+    from monitor.lock import StateLock
 
     # A daemon's log is its output: transitions at INFO by default, checks with -v.
     logging.getLogger("monitor").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -160,7 +162,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def run() -> int:
         return await Daemon(args.config, config, loader=load).run()
 
-    return asyncio.run(run())
+    # Before the daemon opens the store: a second `run` must not touch the state at all.
+    with StateLock(resolve_state_dir(config)):
+        return asyncio.run(run())
 
 
 # ── notify-test ─────────────────────────────────────────────────────────────
