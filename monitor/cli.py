@@ -363,29 +363,19 @@ def _discover_args(parser: argparse.ArgumentParser) -> None:
 
 @command("discover", "list the calendars a booking offers, to write a config", _discover_args)
 def cmd_discover(args: argparse.Namespace) -> int:
+    from monitor.discover import booking_url, discover_text
     from monitor.http import Fetcher, HostGate
     from monitor.sites.base import CalendarInfo
     from monitor.sites.registry import adapter_for
 
-    adapter_cls = adapter_for(args.url)
+    url = booking_url(args.url)
+    adapter_cls = adapter_for(url)
 
     async def discover() -> list[CalendarInfo]:
         async with Fetcher(gate=HostGate()) as fetcher:
-            return await adapter_cls(args.url, fetcher).discover()
+            return await adapter_cls(url, fetcher).discover()
 
-    calendars = asyncio.run(discover())
-    if not calendars:
-        print(f"{args.url} has a single calendar: leave `calendars` out of its [[watch]].")
-        return 0
-    width = max(len(c.planning_id) for c in calendars)
-    print(f"{args.url} offers {len(calendars)} calendars:")
-    for cal in calendars:
-        print(f"  planning {cal.planning_id.ljust(width)}  {cal.label}")
-    print(
-        "\nName them in a [[watch]] by the number in their label, primary first, e.g.\n"
-        '  calendars = ["3.1", "3.2"]\nor by planning id: calendars = [{ planning = '
-        f"{calendars[0].planning_id} }}]"
-    )
+    print(discover_text(url, asyncio.run(discover()), adapter_cls.naming))
     return 0
 
 
