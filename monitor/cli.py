@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from monitor.report import Since
     from monitor.store import Store
 
-__all__ = ["main"]
+__all__ = ["build_parser", "command_names", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -40,6 +40,11 @@ def command(
         return func
 
     return register
+
+
+def command_names() -> list[str]:
+    """The sub-commands, in the order ``--help`` lists them (the docs test runs each shown)."""
+    return [name for name, *_ in _COMMANDS]
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
