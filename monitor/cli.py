@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from monitor import __version__
@@ -67,6 +68,7 @@ def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
 
     config = load_config(path)
     _install_redaction(config)
+    _ZonedFormatter.tz = config.tz
     for warning in config.warnings:
         warn(warning)
     for watch in config.watches:
@@ -187,7 +189,6 @@ def _notify_test_args(parser: argparse.ArgumentParser) -> None:
 
 @command("notify-test", "send a test message to every notification target", _notify_test_args)
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    from datetime import datetime
 
     from monitor.notify import load_targets, send_all, targets_for, test_message
 
@@ -261,7 +262,7 @@ def _report_args(default_since: str) -> Callable[[argparse.ArgumentParser], None
 
 def _since(args: argparse.Namespace, config: Config) -> Since:
     """The ``--since`` option as a period start; a value it cannot read is a usage error."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import parse_since
 
@@ -273,7 +274,7 @@ def _since(args: argparse.Namespace, config: Config) -> Since:
 
 @command("status", "what each calendar looks like now, and pending notifications", _config_arg)
 def cmd_status(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import status_text
 
@@ -307,7 +308,7 @@ def _history_args(parser: argparse.ArgumentParser) -> None:
 
 @command("history", "episodes of open slots and of site trouble, newest first", _history_args)
 def cmd_history(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import filter_episodes, history_csv, history_text
 
@@ -333,7 +334,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     _report_args("28d"),
 )
 def cmd_stats(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import filter_episodes, matches, stats_text
 
@@ -474,6 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ZonedFormatter(logging.Formatter):
+    """Log times in the config's ``timezone``, ISO 8601 with its offset
+    (``2026-12-07T08:00:14.250+01:00``): the zone people read every other time in."""
+
+    tz: tzinfo | None = None
+    """Set once the config is loaded (:func:`_load`); the machine's zone until then."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created, _ZonedFormatter.tz).astimezone(
+            _ZonedFormatter.tz
+        )
+        return when.isoformat(timespec="milliseconds")
+
+
 _LIBRARIES = ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "asyncio")
 
 
@@ -490,6 +505,8 @@ def _setup_logging(verbosity: int) -> None:
     journal = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(message)s" if journal else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_ZonedFormatter(fmt))
     logging.getLogger().setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger("monitor").setLevel(logging.DEBUG if verbosity >= 1 else logging.NOTSET)
     for library in _LIBRARIES:
