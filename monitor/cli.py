@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from monitor import __version__
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from monitor.report import Since
     from monitor.store import Store
 
-__all__ = ["main"]
+__all__ = ["build_parser", "command_names", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -40,6 +41,11 @@ def command(
         return func
 
     return register
+
+
+def command_names() -> list[str]:
+    """The sub-commands, in the order ``--help`` lists them (the docs test runs each shown)."""
+    return [name for name, *_ in _COMMANDS]
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +68,7 @@ def _load(path: str, warn: Callable[[str], None] = _print_warning) -> Config:
 
     config = load_config(path)
     _install_redaction(config)
+    _ZonedFormatter.tz = config.tz
     for warning in config.warnings:
         warn(warning)
     for watch in config.watches:
@@ -146,7 +153,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 @command("run", "watch the calendars until stopped (the daemon that systemd runs)", _config_arg)
 def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.config import resolve_state_dir
     from monitor.daemon import Daemon
+    from monitor.lock import StateLock
 
     # A daemon's log is its output: transitions at INFO by default, checks with -v.
     logging.getLogger("monitor").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -160,7 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def run() -> int:
         return await Daemon(args.config, config, loader=load).run()
 
-    return asyncio.run(run())
+    # Before the daemon opens the store: a second `run` must not touch the state at all.
+    with StateLock(resolve_state_dir(config)):
+        return asyncio.run(run())
 
 
 # ── notify-test ─────────────────────────────────────────────────────────────
@@ -178,7 +189,6 @@ def _notify_test_args(parser: argparse.ArgumentParser) -> None:
 
 @command("notify-test", "send a test message to every notification target", _notify_test_args)
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    from datetime import datetime
 
     from monitor.notify import load_targets, send_all, targets_for, test_message
 
@@ -252,7 +262,7 @@ def _report_args(default_since: str) -> Callable[[argparse.ArgumentParser], None
 
 def _since(args: argparse.Namespace, config: Config) -> Since:
     """The ``--since`` option as a period start; a value it cannot read is a usage error."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import parse_since
 
@@ -264,7 +274,7 @@ def _since(args: argparse.Namespace, config: Config) -> Since:
 
 @command("status", "what each calendar looks like now, and pending notifications", _config_arg)
 def cmd_status(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import status_text
 
@@ -298,7 +308,7 @@ def _history_args(parser: argparse.ArgumentParser) -> None:
 
 @command("history", "episodes of open slots and of site trouble, newest first", _history_args)
 def cmd_history(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import filter_episodes, history_csv, history_text
 
@@ -324,7 +334,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     _report_args("28d"),
 )
 def cmd_stats(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from monitor.report import filter_episodes, matches, stats_text
 
@@ -359,29 +369,19 @@ def _discover_args(parser: argparse.ArgumentParser) -> None:
 
 @command("discover", "list the calendars a booking offers, to write a config", _discover_args)
 def cmd_discover(args: argparse.Namespace) -> int:
+    from monitor.discover import booking_url, discover_text
     from monitor.http import Fetcher, HostGate
     from monitor.sites.base import CalendarInfo
     from monitor.sites.registry import adapter_for
 
-    adapter_cls = adapter_for(args.url)
+    url = booking_url(args.url)
+    adapter_cls = adapter_for(url)
 
     async def discover() -> list[CalendarInfo]:
         async with Fetcher(gate=HostGate()) as fetcher:
-            return await adapter_cls(args.url, fetcher).discover()
+            return await adapter_cls(url, fetcher).discover()
 
-    calendars = asyncio.run(discover())
-    if not calendars:
-        print(f"{args.url} has a single calendar: leave `calendars` out of its [[watch]].")
-        return 0
-    width = max(len(c.planning_id) for c in calendars)
-    print(f"{args.url} offers {len(calendars)} calendars:")
-    for cal in calendars:
-        print(f"  planning {cal.planning_id.ljust(width)}  {cal.label}")
-    print(
-        "\nName them in a [[watch]] by the number in their label, primary first, e.g.\n"
-        '  calendars = ["3.1", "3.2"]\nor by planning id: calendars = [{ planning = '
-        f"{calendars[0].planning_id} }}]"
-    )
+    print(discover_text(url, asyncio.run(discover()), adapter_cls.naming))
     return 0
 
 
@@ -475,6 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ZonedFormatter(logging.Formatter):
+    """Log times in the config's ``timezone``, ISO 8601 with its offset
+    (``2026-12-07T08:00:14.250+01:00``): the zone people read every other time in."""
+
+    tz: tzinfo | None = None
+    """Set once the config is loaded (:func:`_load`); the machine's zone until then."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = datetime.fromtimestamp(record.created, _ZonedFormatter.tz).astimezone(
+            _ZonedFormatter.tz
+        )
+        return when.isoformat(timespec="milliseconds")
+
+
 _LIBRARIES = ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "asyncio")
 
 
@@ -491,6 +505,8 @@ def _setup_logging(verbosity: int) -> None:
     journal = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(message)s" if journal else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_ZonedFormatter(fmt))
     logging.getLogger().setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger("monitor").setLevel(logging.DEBUG if verbosity >= 1 else logging.NOTSET)
     for library in _LIBRARIES:

@@ -41,7 +41,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.errors import MonitorError
-from monitor.events import TROUBLE, state_trouble_event
+from monitor.events import GROUPED, TROUBLE, state_trouble_event
 from monitor.http import HostGate
 from monitor.metrics import metrics_for
 from monitor.notify import Target, load_targets
@@ -289,7 +289,9 @@ class Daemon:
             obs.detail,
         )
         for event in events:
-            log.info("%s: %s — %s", where, event.kind, obs.detail)
+            # A site outage hits every calendar: the delivery worker logs it once per watch.
+            level = logging.DEBUG if event.kind in GROUPED else logging.INFO
+            log.log(level, "%s: %s — %s", where, event.kind, obs.detail)
         if events:
             self.delivery.wake()
 

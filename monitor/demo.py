@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import tempfile
 import threading
 import time
@@ -21,12 +22,17 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from pydantic_core import PydanticCustomError
+
 from monitor.config import Config, load_config
+from monitor.config.values import check_apprise_url
 from monitor.daemon import Daemon
+from monitor.errors import ConfigError, UsageError
+from monitor.secrets import mask_url
 from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
 from monitor.store import Store
 
-__all__ = ["Inbox", "run_demo"]
+__all__ = ["Inbox", "check_notify_urls", "run_demo"]
 
 BOOKING = 29396
 CALENDARS = ("3.1", "3.2", "3.3", "3.4")
@@ -91,6 +97,35 @@ def demo_config(url: str, state_dir: Path, notify_urls: Sequence[str]) -> str:
     )
 
 
+def check_notify_urls(notify: Sequence[str]) -> None:
+    """Refuse a ``--notify`` URL apprise cannot use, naming it (masked) as the user typed it.
+
+    Checked before the demo's config file is written: an error about that temporary
+    file and its "item 2" would point the user at a file they never wrote.
+    """
+    for url in notify:
+        try:
+            check_apprise_url(url)
+        except PydanticCustomError as exc:
+            raise UsageError(f"--notify: {exc.message()}") from None
+
+
+def _as_notify_error(message: str, path: Path, notify: Sequence[str]) -> str:
+    """A config error about the demo's own file, reworded to name the ``--notify`` URL."""
+    text = message.replace(f"{path}: ", "")
+
+    def option(match: re.Match[str]) -> str:
+        index = int(match.group(1)) - 2  # item 1 is the demo's own inbox
+        if 0 <= index < len(notify):
+            return f"--notify {mask_url(notify[index])}"
+        return "--notify"
+
+    return _URLS_ITEM.sub(option, text)
+
+
+_URLS_ITEM = re.compile(r"\[notify\] urls, item (\d+)")
+
+
 def _boxed(title: str, body: str) -> str:
     lines = [title, "─" * min(60, max(len(title), 10)), *body.splitlines()]
     width = max(len(line) for line in lines)
@@ -101,13 +136,17 @@ def _boxed(title: str, body: str) -> str:
 
 def run_demo(notify: Sequence[str] = (), say: Callable[[str], None] = print) -> int:
     """Run the narrated demo; returns the exit status."""
+    check_notify_urls(notify)
     with SimPrefecture() as sim, Inbox() as inbox, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "demo.toml"
         state_dir = Path(tmp) / "state"
         urls = [inbox.url, *notify]
         path.write_text(demo_config(sim.booking_url(BOOKING), state_dir, urls), encoding="utf-8")
         path.chmod(0o600)
-        config = load_config(path)
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            raise UsageError(_as_notify_error(str(exc), path, notify)) from None
         say(f"A simulated prefecture runs at {sim.base_url}; nothing leaves this machine.")
         if notify:
             say(f"Notifications also go to {len(notify)} target(s) of yours (--notify).")

@@ -393,8 +393,10 @@ def test_a_site_outage_is_one_message_not_one_per_calendar(tmp_path, store, phon
     assert kinds.count("trouble") == 2 and kinds.count("recovered") == 2, "history keeps both"
     titles = [m["title"] for m in phone.messages]
     assert len(titles) == 2, titles
-    assert titles[0].startswith("Site down: 3.1")
-    assert titles[1].startswith("Back to normal: 3.1")
+    # The one message speaks for the whole site, not for the calendar that came first.
+    assert titles[0].startswith("Site down: 127.0.0.1 – ")
+    assert titles[1].startswith("Back to normal: 127.0.0.1 – ")
+    assert not any("3.1" in t or "3.2" in t for t in titles)
 
 
 def test_planning_reads_decides_then_writes_so_events_arriving_meanwhile_wait_their_turn(

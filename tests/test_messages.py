@@ -22,6 +22,7 @@ import pytest
 from monitor.config import Template, load_config, parse_config
 from monitor.errors import ConfigError
 from monitor.events import Event, state_trouble_event
+from monitor.events.writing import clip
 from monitor.notify.messages import (
     FIRST_LINE_LIMIT,
     PLACEHOLDER_HELP,
@@ -38,6 +39,8 @@ from monitor.notify.messages import (
 PARIS = ZoneInfo("Europe/Paris")
 URL = "https://www.haute-savoie.gouv.fr/booking/create/29396"
 WATCH = "Renouvellement titre de séjour"
+SITE = "haute-savoie.gouv.fr – "
+"""How titles name the site of :data:`URL` in a whole-site outage."""
 LABEL = "Calendrier 3.2 - Rendez-vous supplémentaires renouvellement"
 # Monday 8 December 2025, 08:00:14 in Paris (UTC+1): a Monday release.
 SEEN = datetime(2025, 12, 8, 7, 0, 14, tzinfo=UTC)
@@ -386,11 +389,13 @@ def test_trouble_says_what_is_wrong_since_when_and_what_to_do(
     en_advice: str,
 ) -> None:
     ev = trouble(status, code)
+    # A whole-site outage (down, blocked) names the site; trouble of one calendar, the calendar.
+    where = SITE if status in ("down", "blocked") else "3.2 – "
     m = fr(ev)
-    assert m.title == fr_title + "3.2 – Renouvellement titre de séjour"
+    assert m.title == clip(fr_title + where + WATCH, TITLE_LIMIT)
     assert lines(m) == [fr_problem, fr_advice, URL]
     m = en(ev)
-    assert m.title == en_title + "3.2 – Renouvellement titre de séjour"
+    assert m.title == clip(en_title + where + WATCH, TITLE_LIMIT)
     assert lines(m) == [en_problem, en_advice, URL]
 
 
@@ -413,16 +418,23 @@ def test_trouble_since_yesterday_shows_the_date() -> None:
     ],
 )
 def test_recovered_says_how_long_and_what_it_was(was: str, french: str, english: str) -> None:
+    short = "haute-savoie.gouv.fr" if was in ("down", "blocked") else "3.2"
+    where = SITE if was in ("down", "blocked") else "3.2 – "
     m = fr(recovered(was))
-    assert m.title == "Rétabli : 3.2 – Renouvellement titre de séjour"
-    assert lines(m)[0] == f"3.2 : retour à la normale après 47 min ({french})."
+    assert m.title == clip("Rétabli : " + where + WATCH, TITLE_LIMIT)
+    assert lines(m)[0] == f"{short} : retour à la normale après 47 min ({french})."
     m = en(recovered(was))
-    assert m.title == "Back to normal: 3.2 – Renouvellement titre de séjour"
-    assert lines(m)[0].startswith(f"3.2: back to normal after 47 min ({english}")
+    assert m.title == clip("Back to normal: " + where + WATCH, TITLE_LIMIT)
+    assert lines(m)[0].startswith(f"{short}: back to normal after 47 min ({english}")
 
 
 def test_recovered_exact_english_line_and_current_state() -> None:
-    assert lines(en(recovered()))[0] == "3.2: back to normal after 47 min (site was down)."
+    assert lines(en(recovered("captcha")))[0] == (
+        "3.2: back to normal after 47 min (a captcha was in the way)."
+    )
+    assert lines(en(recovered()))[0] == (
+        "haute-savoie.gouv.fr: back to normal after 47 min (site was down)."
+    )
     assert "Calendar full" in en(recovered()).body
     assert "Des créneaux sont ouverts" in fr(recovered(status="available")).body
 

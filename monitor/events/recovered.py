@@ -6,8 +6,8 @@ from datetime import datetime
 
 from monitor.events.base import COMMON_FIELDS, Event, EventKind, register
 from monitor.events.common import CALENDAR_HELP, CalendarFields
-from monitor.events.trouble import TROUBLE_HELP, trouble_values
-from monitor.events.writing import Message, Words, Written, body, payload_text
+from monitor.events.trouble import TROUBLE_HELP, outage_site, trouble_values
+from monitor.events.writing import Message, Words, Written, body, payload_text, title
 
 
 def _write(event: Event, words: Words, gone_at: datetime | None) -> Written:
@@ -16,9 +16,12 @@ def _write(event: Event, words: Words, gone_at: datetime | None) -> Written:
     was_status = payload_text(event.payload.get("trouble_status"))
     was = words.phrases.status_was.get(was_status, words.status(was_status))
     values = {**cal.values(), **common, "trouble_status": was}
-    first = words.say("first", short=cal.short, duration=common["duration"], was=was)
+    site = outage_site(was_status, cal.url)  # the end of a whole-site outage names the site
+    first = words.say("first", short=site or cal.short, duration=common["duration"], was=was)
     now = words.say("available" if cal.status == "available" else "full")
-    return Written(Message(cal.title(words.say("title")), body(first, now)), values)
+    prefix = words.say("title")
+    heading = title(prefix, site, cal.watch) if site else cal.title(prefix)
+    return Written(Message(heading, body(first, now)), values)
 
 
 RECOVERED = register(

@@ -6,12 +6,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from monitor.events.base import COMMON_FIELDS, Event, EventKind, register
 from monitor.events.common import CALENDAR_HELP, CalendarFields
-from monitor.events.writing import Message, Words, Written, body, payload_int, payload_time
+from monitor.events.writing import (
+    Message,
+    Words,
+    Written,
+    body,
+    payload_int,
+    payload_text,
+    payload_time,
+    title,
+)
 
-__all__ = ["TROUBLE", "TROUBLE_HELP", "trouble_values"]
+__all__ = ["SITE_WIDE", "TROUBLE", "TROUBLE_HELP", "outage_site", "trouble_site", "trouble_values"]
+
+SITE_WIDE = frozenset({"down", "blocked"})
+"""Trouble statuses about the whole site, not one calendar: a site that does not answer,
+or refuses us, does so for every calendar at once. Messages and log lines name the site."""
+
+
+def outage_site(status: str, url: str) -> str:
+    """The site a whole-site outage is about, as people name it (``haute-savoie.gouv.fr``,
+    which says the prefecture); ``""`` when ``status`` is trouble with one calendar."""
+    if status not in SITE_WIDE:
+        return ""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    return host or url
+
+
+def trouble_site(event: Event) -> str:
+    """:func:`outage_site` of a ``trouble`` or ``recovered`` event (``""`` for other kinds)."""
+    key = {"trouble": "status", "recovered": "trouble_status"}.get(event.kind)
+    if key is None:
+        return ""
+    return outage_site(payload_text(event.payload.get(key)), payload_text(event.payload.get("url")))
+
 
 TROUBLE_HELP: Mapping[str, str] = MappingProxyType(
     {
@@ -62,6 +94,10 @@ def _write(event: Event, words: Words, gone_at: datetime | None) -> Written:
     cal = CalendarFields(event, words)
     since, common = trouble_values(cal, words)
     prefix, problem, advice = _problem(cal, words, since)
+    site = outage_site(cal.status, cal.url)
+    # Grouping sends one message per watch for a whole-site outage: it names the site,
+    # not the calendar that happened to cross the threshold first.
+    heading = title(prefix, site, cal.watch) if site else cal.title(prefix)
     values = {
         **cal.values(),
         **common,
@@ -69,8 +105,9 @@ def _write(event: Event, words: Words, gone_at: datetime | None) -> Written:
         "last_good": words.stamp(payload_time(event.payload, "last_good")),
         "problem": problem,
         "advice": advice,
+        "site": site,
     }
-    return Written(Message(cal.title(prefix), body(problem, advice, cal.url)), values)
+    return Written(Message(heading, body(problem, advice, cal.url)), values)
 
 
 TROUBLE = register(
@@ -86,6 +123,8 @@ TROUBLE = register(
             "last_good": 'the last check that could read the calendar, or "?"',
             "problem": "the built-in sentence saying what is wrong and since when",
             "advice": "the built-in sentence saying what you can do",
+            "site": 'the site when all of it is down or refusing us: "haute-savoie.gouv.fr"; '
+            "empty for trouble with one calendar (captcha, unknown page)",
         },
         grouped=True,
         default=True,

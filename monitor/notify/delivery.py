@@ -30,6 +30,7 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.events import GROUPED, HEARTBEAT, SLOT_OPENED, Event, EventDraft, dedup_key
+from monitor.events.trouble import trouble_site
 from monitor.notify import Message, SendResult, Target, load_targets, render, send, targets_for
 from monitor.store import DeliveryRow, Store, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, PlannedDelivery
@@ -106,8 +107,11 @@ class DeliveryWorker:
         if event.kind in GROUPED:
             last = last_routed.get((event.kind, event.watch))
             if last is not None and last >= event.created_at - GROUP_WINDOW:
-                log.info(
-                    "%s: %s already told for this watch; not sent again", event.watch, event.kind
+                log.debug(
+                    "%s / %s: %s already told for this watch; not sent again",
+                    event.watch,
+                    event.calendar,
+                    event.kind,
                 )
                 return []
         watch = self.config.watch(event.watch) if event.watch else None
@@ -121,9 +125,12 @@ class DeliveryWorker:
         it, as it would once written.
         """
         routed = dict(backlog.last_routed)
+        told = dict(backlog.last_routed)
         planned: list[PlannedDelivery] = []
         for event in backlog.events:
             assert event.id is not None  # events read from the store have ids
+            if event.kind in GROUPED:
+                _log_once_per_watch(event, told)
             targets = self.route(event, routed)
             if targets:
                 key = (event.kind, event.watch)
@@ -299,6 +306,26 @@ class DeliveryWorker:
             now=self.clock(),
             gone_at=gone_at,
         )
+
+
+def _log_once_per_watch(event: Event, told: dict[tuple[str, str], datetime]) -> None:
+    """The one log line of a grouped event (a site outage, its end): at INFO for the first
+    of its kind and watch within :data:`GROUP_WINDOW`, at DEBUG for the other calendars.
+
+    The daemon logs grouped events at DEBUG only, so an outage of a watch with four
+    calendars is one line, not four. ``told`` is updated in place.
+    """
+    key = (event.kind, event.watch)
+    last = told.get(key)
+    told[key] = max(event.created_at, last or event.created_at)
+    detail = str(event.payload.get("detail") or "")
+    site = trouble_site(event)
+    if site:
+        where = f"{event.watch} (the whole site {site})"
+    else:
+        where = f"{event.watch} / {event.calendar}" if event.calendar else event.watch
+    first = last is None or last < event.created_at - GROUP_WINDOW
+    log.log(logging.INFO if first else logging.DEBUG, "%s: %s — %s", where, event.kind, detail)
 
 
 async def _in_thread(sender: Sender, target: Target, title: str, body: str) -> SendResult:
