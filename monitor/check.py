@@ -98,7 +98,7 @@ class Checker:
                 asking(watch, calendar)
             shown = f"{watch.name} / {calendar.display}" if calendar else watch.name
             log.debug("%s: asking %s", shown, watch.url)
-            obs = await adapter.check(calendar, watch=watch.name)
+            obs = _name_the_file(await adapter.check(calendar, watch=watch.name), self.config)
             log.debug("%s: %s in %d ms: %s", shown, obs.status.value, obs.elapsed_ms, obs.detail)
             yield obs
             if obs.status is Status.BLOCKED:
@@ -154,3 +154,10 @@ def _say_what_was_skipped(watch: Watch, checked: int, obs: Observation) -> Obser
         f"{'was' if len(skipped) == 1 else 'were'} not checked (asking would prolong the block)."
     )
     return replace(obs, detail=f"{obs.detail} {note}")
+
+
+def _name_the_file(obs: Observation, config: Config) -> Observation:
+    """Say which file to fix in a ``not_offered`` detail (the adapter does not know it)."""
+    if obs.status is not Status.NOT_OFFERED:
+        return obs
+    return replace(obs, detail=f"{obs.detail} The config file is {config.source}.")
