@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator
 
+from monitor.config.placeholders import placeholder_in
 from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
 from monitor.durations import (
     DURATION_HELP,
@@ -415,6 +416,13 @@ def check_apprise_url(value: object) -> str:
         raise fail(
             f'"{masked}" is not a notification address: it must start with the service '
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
+        )
+    web = url.split("://", 1)[0].lower() in ("http", "https")  # not a service: said below
+    if not web and (placeholder := placeholder_in(url)) is not None:
+        raise fail(
+            f'"{masked}" still holds a placeholder ({quoted(placeholder)}), so no alert would '
+            "ever arrive; replace it with your own values (for Telegram: the token BotFather "
+            f"gave you and your chat id, see {wiki}), or remove this address."
         )
     if apprise_instance(url) is not None:
         return url
