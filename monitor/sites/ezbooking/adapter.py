@@ -411,7 +411,8 @@ def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...])
     if calendar is None:
         detail = (
             f"This booking offers {len(radios)} calendars and the watch names none; "
-            f"it offers {offered}; name the ones to watch in `calendars` (rdv-monitor discover URL lists them)."
+            f"it offers {offered}; name the ones to watch in `calendars` "
+            "(rdv-monitor discover URL lists them)."
         )
     else:
         detail = (
