@@ -7,7 +7,6 @@ problem at once, and never show pydantic's jargon or a traceback.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import time
 from pathlib import Path
 

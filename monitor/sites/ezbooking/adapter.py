@@ -419,9 +419,7 @@ def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...])
             f"{calendar.display} is not offered by this booking; it offers {offered}; "
             "fix `calendars` (rdv-monitor discover URL lists them)."
         )
-    return Verdict(
-        Status.NOT_OFFERED, detail, "Choix de la nature du rendez-vous", offered=labels
-    )
+    return Verdict(Status.NOT_OFFERED, detail, "Choix de la nature du rendez-vous", offered=labels)
 
 
 def _offered(radios: tuple[Choice, ...]) -> str:
