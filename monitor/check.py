@@ -71,6 +71,7 @@ class Checker:
                 connect_timeout=settings.connect_timeout,
                 max_bytes=settings.max_page_size,
                 transport=self._transport,
+                proxy=self.config.proxy_for(watch),
             )
             adapter = adapter_for(watch.url)(watch.url, fetcher, clock=self.clock)
             self._adapters[watch.name] = adapter

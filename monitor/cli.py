@@ -79,7 +79,8 @@ def _install_redaction(config: Config) -> None:
     from monitor.secrets import Redactor, install
 
     targets = load_targets(config.notify)
-    install(Redactor(secret for target in targets for secret in target.secrets()))
+    secrets = [secret for target in targets for secret in target.secrets()]
+    install(Redactor([*secrets, *config.proxy_secrets]))
 
 
 # ── check ───────────────────────────────────────────────────────────────────
@@ -103,6 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.check import check_stream
     from monitor.http import HostGate
     from monitor.render import Progress, TableLayout, json_line, table_header, table_row
+    from monitor.secrets import mask_url
 
     config = _load(args.config)
     watches = [w for w in config.watches if w.enabled]
@@ -127,6 +129,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     def asking(watch: Watch, calendar: CalendarRef | None) -> None:
         if progress is not None:
             progress.asking(watch.name, calendar.display if calendar else None)
+
+    for proxy in sorted({p for w in watches if (p := config.proxy_for(w))}):
+        print(f"through proxy {mask_url(proxy)}", file=sys.stderr)
 
     async def run() -> None:
         if not args.json:

@@ -291,6 +291,7 @@ class _Checker:
             "interval": spec.interval,
             "notify": spec.notify,
             "enabled": spec.enabled,
+            "proxy": spec.proxy,
         }
         if spec.url is not None:
             fields.update(url=spec.url, calendars=spec.calendars or ())
