@@ -393,13 +393,33 @@ def cmd_discover(args: argparse.Namespace) -> int:
 # ── validate / procedures ───────────────────────────────────────────────────
 
 
-@command("validate", "check a configuration file and summarise it", _config_arg)
+def _validate_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask each booking (once, politely) whether it offers the calendars named",
+    )
+
+
+@command("validate", "check a configuration file and summarise it", _validate_args)
 def cmd_validate(args: argparse.Namespace) -> int:
     from monitor.report import describe_config
 
     config = _load(args.config)
     print(describe_config(config))
-    print(f"\n{args.config}: OK")
+    if args.online:
+        from monitor.online import offered_problems
+
+        mistakes, notes = asyncio.run(offered_problems(config))
+        for note in notes:
+            _print_warning(note)
+        if mistakes:
+            listing = "\n".join(f"  - {m}" for m in mistakes)
+            head = f"{args.config}: calendars the bookings do not offer"
+            print(f"\n{head}:\n{listing}", file=sys.stderr)
+            return 2
+    print(f"\n{args.config}: OK" + (" (calendars checked online)" if args.online else ""))
     return 0
 
 

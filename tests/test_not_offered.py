@@ -90,3 +90,47 @@ def test_the_alert_names_the_calendar_what_is_offered_and_the_fix_in_both_langua
         in french.body
     )
     assert "Corrigez `calendars`" in french.body
+
+
+# --------------------------------------------------------------------------- validate --online
+
+
+def test_validate_online_names_unknown_calendars_with_what_is_offered(sim, write_config, cli):
+    from tests.conftest import RENEWAL
+
+    path = write_config(
+        [{"name": "r", "url": sim.booking_url(RENEWAL), "calendars": ["9.9", "3.1", "7.7"]}]
+    )
+    offline = cli("validate", "-c", str(path))
+    assert offline.code == 0, "without --online nothing is asked"
+    result = cli("validate", "-c", str(path), "--online")
+    assert result.code == 2
+    assert "9.9 is not offered by this booking" in result.err
+    assert "7.7 is not offered by this booking" in result.err
+    assert "3.1 is not offered" not in result.err
+    assert "Calendrier 3.2" in result.err and f"fix `calendars` in {path}" in result.err
+
+
+def test_validate_online_passes_when_every_calendar_is_offered(sim, write_config, cli):
+    from tests.conftest import RENEWAL
+
+    path = write_config(
+        [
+            {"name": "a", "url": sim.booking_url(RENEWAL), "calendars": ["3.1"]},
+            {"name": "b", "url": sim.booking_url(RENEWAL), "calendars": ["3.2"]},
+        ]
+    )
+    result = cli("validate", "-c", str(path), "--online")
+    assert result.code == 0, result.err
+    assert "OK (calendars checked online)" in result.out
+
+
+def test_the_daemon_check_of_9_9_is_not_offered_and_saves_no_page(sim, write_config, cli):
+    from tests.conftest import RENEWAL
+
+    path = write_config(
+        [{"name": "r", "url": sim.booking_url(RENEWAL), "calendars": ["9.9", "3.1"]}]
+    )
+    rows = cli("check", "-c", str(path), "--json").json_lines()
+    assert [r["status"] for r in rows] == ["not_offered", "full"]
+    assert "9.9 is not offered by this booking; it offers" in str(rows[0]["detail"])
