@@ -97,3 +97,24 @@ def test_real_looking_targets_pass(tmp_path: Path) -> None:
         )
     )
     assert len(config.notify.urls) == 3
+
+
+# --------------------------------------------------------------------------- issue 10, item 15
+
+
+def test_a_quoted_boolean_is_refused_like_maybe(tmp_path: Path) -> None:
+    for value in ('"yes"', '"true"', '"maybe"'):
+        path = tmp_path / "config.toml"
+        path.write_text(f"{WATCH}enabled = {value}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="expected true or false"):
+            load_config(path)
+
+
+def test_a_state_dir_that_cannot_be_created_is_an_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[monitor]\nstate_dir = "{blocker}/state"\n{WATCH}', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "[monitor] state_dir" in str(caught.value) and "is a file" in str(caught.value)

@@ -424,7 +424,8 @@ class WatchIn(_Model):
     calendars: Calendars | None = None
     interval: Interval | None = None
     notify: Tags = ()
-    enabled: bool = True
+    enabled: Annotated[bool, Field(strict=True)] = True
+    """Strict: ``"yes"`` in quotes is refused like ``"maybe"``, never read as true."""
     proxy: ProxyUrl = Field(default=None, repr=False)
 
 
