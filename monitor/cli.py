@@ -406,7 +406,8 @@ def _validate_args(parser: argparse.ArgumentParser) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from monitor.report import describe_config
 
-    config = _load(args.config)
+    # describe_config lists the warnings itself: printing them here too said each twice.
+    config = _load(args.config, warn=lambda _: None)
     print(describe_config(config))
     if args.online:
         from monitor.online import offered_problems

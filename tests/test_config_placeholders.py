@@ -118,3 +118,28 @@ def test_a_state_dir_that_cannot_be_created_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "[monitor] state_dir" in str(caught.value) and "is a file" in str(caught.value)
+
+
+def test_validate_prints_the_world_readable_warning_once(tmp_path: Path, cli) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[notify]\nurls = []\n{WATCH}", encoding="utf-8")
+    path.chmod(0o644)
+    result = cli("validate", "-c", str(path))
+    assert result.code == 0
+    assert (result.out + result.err).count("can be read by other users") == 1
+
+
+def test_surge_windows_slower_than_the_base_interval_are_not_listed_as_faster(
+    tmp_path: Path, cli
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[monitor]\ninterval = "1m"\n[[monitor.surge]]\ndays = ["mon"]\nstart = "08:00"\n'
+        f'end = "09:00"\ninterval = "5m"\n{WATCH}',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    result = cli("validate", "-c", str(path))
+    assert result.code == 0
+    assert "Faster checks" not in result.out
+    assert "not faster than every 1m" in result.out
