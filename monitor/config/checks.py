@@ -210,7 +210,7 @@ class _Checker:
         )
         self.issue(
             ("monitor", "state_dir"),
-            f'"{folder}" cannot be created or used: {existing} {why}. Give a folder this '
+            f"Cannot create the state folder {folder}: {existing} {why}. Give a folder this "
             'user may write (e.g. state_dir = "~/.local/state/rdv-monitor"), or remove the '
             "key to use the default.",
         )
