@@ -71,6 +71,7 @@ class Checker:
                 connect_timeout=settings.connect_timeout,
                 max_bytes=settings.max_page_size,
                 transport=self._transport,
+                proxy=self.config.proxy_for(watch),
             )
             adapter = adapter_for(watch.url)(watch.url, fetcher, clock=self.clock)
             self._adapters[watch.name] = adapter
@@ -98,7 +99,7 @@ class Checker:
                 asking(watch, calendar)
             shown = f"{watch.name} / {calendar.display}" if calendar else watch.name
             log.debug("%s: asking %s", shown, watch.url)
-            obs = await adapter.check(calendar, watch=watch.name)
+            obs = _name_the_file(await adapter.check(calendar, watch=watch.name), self.config)
             log.debug("%s: %s in %d ms: %s", shown, obs.status.value, obs.elapsed_ms, obs.detail)
             yield obs
             if obs.status is Status.BLOCKED:
@@ -154,3 +155,10 @@ def _say_what_was_skipped(watch: Watch, checked: int, obs: Observation) -> Obser
         f"{'was' if len(skipped) == 1 else 'were'} not checked (asking would prolong the block)."
     )
     return replace(obs, detail=f"{obs.detail} {note}")
+
+
+def _name_the_file(obs: Observation, config: Config) -> Observation:
+    """Say which file to fix in a ``not_offered`` detail (the adapter does not know it)."""
+    if obs.status is not Status.NOT_OFFERED:
+        return obs
+    return replace(obs, detail=f"{obs.detail} The config file is {config.source}.")

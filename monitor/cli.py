@@ -86,7 +86,8 @@ def _install_redaction(config: Config) -> None:
     from monitor.secrets import Redactor, install
 
     targets = load_targets(config.notify)
-    install(Redactor(secret for target in targets for secret in target.secrets()))
+    secrets = [secret for target in targets for secret in target.secrets()]
+    install(Redactor([*secrets, *config.proxy_secrets]))
 
 
 # ── check ───────────────────────────────────────────────────────────────────
@@ -110,6 +111,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.check import check_stream
     from monitor.http import HostGate
     from monitor.render import Progress, TableLayout, json_line, table_header, table_row
+    from monitor.secrets import mask_url
 
     config = _load(args.config)
     watches = [w for w in config.watches if w.enabled]
@@ -134,6 +136,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     def asking(watch: Watch, calendar: CalendarRef | None) -> None:
         if progress is not None:
             progress.asking(watch.name, calendar.display if calendar else None)
+
+    for proxy in sorted({p for w in watches if (p := config.proxy_for(w))}):
+        print(f"through proxy {mask_url(proxy)}", file=sys.stderr)
 
     async def run() -> None:
         if not args.json:
@@ -388,13 +393,34 @@ def cmd_discover(args: argparse.Namespace) -> int:
 # ── validate / procedures ───────────────────────────────────────────────────
 
 
-@command("validate", "check a configuration file and summarise it", _config_arg)
+def _validate_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask each booking (once, politely) whether it offers the calendars named",
+    )
+
+
+@command("validate", "check a configuration file and summarise it", _validate_args)
 def cmd_validate(args: argparse.Namespace) -> int:
     from monitor.report import describe_config
 
-    config = _load(args.config)
+    # describe_config lists the warnings itself: printing them here too said each twice.
+    config = _load(args.config, warn=lambda _: None)
     print(describe_config(config))
-    print(f"\n{args.config}: OK")
+    if args.online:
+        from monitor.online import offered_problems
+
+        mistakes, notes = asyncio.run(offered_problems(config))
+        for note in notes:
+            _print_warning(note)
+        if mistakes:
+            listing = "\n".join(f"  - {m}" for m in mistakes)
+            head = f"{args.config}: calendars the bookings do not offer"
+            print(f"\n{head}:\n{listing}", file=sys.stderr)
+            return 2
+    print(f"\n{args.config}: OK" + (" (calendars checked online)" if args.online else ""))
     return 0
 
 

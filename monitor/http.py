@@ -266,6 +266,7 @@ class Fetcher:
         max_bytes: int = 2 * 1024 * 1024,
         verify: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.gate = gate
         self.timeout = timeout
@@ -279,6 +280,8 @@ class Fetcher:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=verify,
             transport=transport,
+            # The prefecture only: notifications go through apprise, never this client.
+            proxy=proxy,
             event_hooks={"response": [_tame_location]},
             headers={
                 "User-Agent": user_agent,

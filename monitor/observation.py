@@ -30,6 +30,10 @@ class Status(StrEnum):
     """5xx, proxy error pages, maintenance/closed pages, time-outs, connection errors."""
     UNKNOWN = "unknown"
     """None of the above: a page never seen before. Never treated as a slot."""
+    NOT_OFFERED = "not_offered"
+    """The booking does not offer the calendar the config names (a mistyped label, or
+    the prefecture changed its calendars): the config must be fixed, not rdv-monitor.
+    Trouble, but never a layout change."""
 
     @property
     def is_trouble(self) -> bool:
@@ -51,6 +55,8 @@ class Verdict:
     step: str | None = None
     slots: tuple[datetime, ...] = ()
     slot_count: int | None = None
+    offered: tuple[str, ...] = ()
+    """For ``not_offered``: the calendar labels the booking offers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,9 @@ class Observation:
     slot_count: int | None = None
     retry_after: float | None = None
     """Seconds the server asked us to wait (``Retry-After``), when it did."""
+    offered: tuple[str, ...] = ()
+    """For ``not_offered``: the calendar labels the booking offers, so that the alert can
+    list them (the fix is to pick one of them)."""
     page: bytes | None = field(default=None, repr=False, compare=False)
     """The body of an ``unknown`` page, kept for diagnosis; ``None`` otherwise."""
 

@@ -32,6 +32,7 @@ STATUS_COLOURS = {
     Status.BLOCKED: "\x1b[1;31m",
     Status.DOWN: "\x1b[31m",
     Status.UNKNOWN: "\x1b[35m",
+    Status.NOT_OFFERED: "\x1b[1;35m",
 }
 """The terminal colour of each status, the same in ``check``, ``status`` and ``stats``."""
 RESET = "\x1b[0m"

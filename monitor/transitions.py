@@ -30,6 +30,10 @@ single-counter booking):
 * **Layout changed.** The first ``unknown`` observation of a run yields
   ``layout_changed`` (once per run), and the page is saved under
   :func:`page_file_name` for diagnosis.
+* **Not offered.** A ``not_offered`` observation (the config names a calendar
+  the booking does not offer) is trouble that is reported at once, whatever
+  ``trouble_after``, once per run; it is never ``layout_changed`` and no page
+  is saved: the page is the booking's ordinary calendar choice.
 
 Idempotence: every event's ``dedup_key`` is derived from its episode's start
 (the opening check's time), so a replayed observation maps to the same key and
@@ -353,7 +357,12 @@ def advance(state: CalendarState | None, obs: Observation, *, trouble_after: flo
                 _draft(LAYOUT_CHANGED.name, obs, now, trouble.since, EpisodeKind.TROUBLE, payload)
             )
             trouble = replace(trouble, layout_notified=True)
-        if not trouble.notified and (now - trouble.since).total_seconds() >= trouble_after:
+        # A calendar the booking does not offer is the config's mistake: waiting
+        # trouble_after would not heal it, so it is said at once (still once per run).
+        due = obs.status is Status.NOT_OFFERED or (now - trouble.since).total_seconds() >= (
+            trouble_after
+        )
+        if not trouble.notified and due:
             payload = {
                 **common,
                 "since": iso(trouble.since),
@@ -361,6 +370,7 @@ def advance(state: CalendarState | None, obs: Observation, *, trouble_after: flo
                 "duration_s": _seconds(trouble.since, now),
                 "bad_checks": trouble.bad_checks,
                 "last_good": iso(last_good),
+                "offered": list(obs.offered),
             }
             events.append(
                 _draft(TROUBLE.name, obs, now, trouble.since, EpisodeKind.TROUBLE, payload)

@@ -215,12 +215,15 @@ def test_calendar_by_planning_id(sim, write_config, cli):
     assert row["calendar"] == f"planning {planning}"
 
 
-def test_calendar_missing_from_the_booking_is_unknown_and_says_what_exists(sim, write_config, cli):
+def test_calendar_missing_from_the_booking_is_not_offered_and_says_what_exists(
+    sim, write_config, cli
+):
     path = write_config([{"name": "r", "url": sim.booking_url(RENEWAL), "calendars": ["5.1"]}])
     (row,) = cli("check", "-c", str(path), "--json").json_lines()
-    assert row["status"] == "unknown"
-    assert "5.1" in row["detail"]
+    assert row["status"] == "not_offered"
+    assert "5.1 is not offered by this booking" in row["detail"]
     assert "Calendrier 3.2" in row["detail"]
+    assert str(path) in row["detail"], "the detail names the file to fix"
 
 
 def test_latin1_booking_and_typographic_full_message(sim, write_config, cli):

@@ -537,7 +537,7 @@ def test_thousands_of_calendars_make_a_short_detail() -> None:
         else None
     )
     obs = check(adapter(fake))
-    assert obs.status is Status.UNKNOWN
+    assert obs.status is Status.NOT_OFFERED
     assert len(obs.detail) <= MAX_DETAIL
     assert "… and " in obs.detail and " more" in obs.detail
     assert "Calendrier 9.0 - xxx" in obs.detail
@@ -546,7 +546,7 @@ def test_thousands_of_calendars_make_a_short_detail() -> None:
 
 def test_any_detail_is_capped() -> None:
     obs = check(adapter(FakePrefecture()), None, planning=1, name="n" * 5000)
-    assert obs.status is Status.UNKNOWN
+    assert obs.status is Status.NOT_OFFERED
     assert obs.calendar == "n" * 5000
     assert len(obs.detail) <= MAX_DETAIL
     assert obs.detail.endswith("…")

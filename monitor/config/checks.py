@@ -190,8 +190,30 @@ class _Checker:
 
     def _resolve_monitor_paths(self, monitor: MonitorSettings) -> MonitorSettings:
         if monitor.state_dir is not None and not monitor.state_dir.is_absolute():
-            return monitor.model_copy(update={"state_dir": self.base / monitor.state_dir})
+            monitor = monitor.model_copy(update={"state_dir": self.base / monitor.state_dir})
+        if monitor.state_dir is not None:
+            self._check_state_dir(monitor.state_dir)
         return monitor
+
+    def _check_state_dir(self, folder: Path) -> None:
+        """A state folder that ``run`` could not create (or write) is an error now, not at
+        the first check. Nothing is created here: validate only reads."""
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return
+        why = (
+            "is a file, not a folder"
+            if existing.exists() and not existing.is_dir()
+            else ("cannot be written by this user")
+        )
+        self.issue(
+            ("monitor", "state_dir"),
+            f"Cannot create the state folder {folder}: {existing} {why}. Give a folder this "
+            'user may write (e.g. state_dir = "~/.local/state/rdv-monitor"), or remove the '
+            "key to use the default.",
+        )
 
     def _check_templates(self, notify: NotifySettings) -> None:
         """Every template may only use the placeholders its event offers (a wrong one would
@@ -291,6 +313,7 @@ class _Checker:
             "interval": spec.interval,
             "notify": spec.notify,
             "enabled": spec.enabled,
+            "proxy": spec.proxy,
         }
         if spec.url is not None:
             fields.update(url=spec.url, calendars=spec.calendars or ())

@@ -39,6 +39,7 @@ from monitor.config.values import (
     Jitter,
     ListenOn,
     PageSize,
+    ProxyUrl,
     Spacing,
     SurgeInterval,
     Tags,
@@ -62,7 +63,7 @@ from monitor.durations import format_duration
 from monitor.events import KINDS
 from monitor.http import is_loopback_host
 from monitor.lang import DEFAULT_LANGUAGE, LANGUAGES
-from monitor.secrets import mask_url
+from monitor.secrets import mask_url, secrets_of
 from monitor.sites.registry import naming_for
 
 __all__ = [
@@ -302,6 +303,10 @@ class MonitorSettings(_Model):
     min_spacing: Spacing = 2.0
     metrics: ListenOn = None
     surge: tuple[SurgeWindow, ...] = DEFAULT_SURGE
+    proxy: ProxyUrl = Field(default=None, repr=False)
+    """Where requests to the prefectures go through (``http://``, ``socks5://``), or
+    ``None`` = directly. Never used for notifications. May hold a password: masked
+    when shown, see :meth:`Config.proxy_for`."""
 
     @field_validator("connect_timeout")
     @classmethod
@@ -419,7 +424,9 @@ class WatchIn(_Model):
     calendars: Calendars | None = None
     interval: Interval | None = None
     notify: Tags = ()
-    enabled: bool = True
+    enabled: Annotated[bool, Field(strict=True)] = True
+    """Strict: ``"yes"`` in quotes is refused like ``"maybe"``, never read as true."""
+    proxy: ProxyUrl = Field(default=None, repr=False)
 
 
 class Watch(_Model):
@@ -440,6 +447,8 @@ class Watch(_Model):
     enabled: bool = True
     prefecture: str | None = None
     procedure: str | None = None
+    proxy: ProxyUrl = Field(default=None, repr=False)
+    """Override of ``[monitor] proxy`` for this booking; see :meth:`Config.proxy_for`."""
 
     @property
     def host(self) -> str:
@@ -481,6 +490,19 @@ class Config(_Model):
     def interval_for(self, watch: Watch) -> float:
         """Seconds between two checks of ``watch`` outside surge windows."""
         return watch.interval if watch.interval is not None else self.monitor.interval
+
+    def proxy_for(self, watch: Watch) -> str | None:
+        """The proxy requests to ``watch``'s booking go through (``None``: directly).
+        Holds its password: show it with :func:`monitor.secrets.mask_url`."""
+        return watch.proxy or self.monitor.proxy
+
+    @property
+    def proxy_secrets(self) -> list[str]:
+        """The secret parts of every proxy address, for a log :class:`~monitor.secrets.Redactor`."""
+        proxies = {p for w in self.watches if (p := self.proxy_for(w))}
+        if self.monitor.proxy:
+            proxies.add(self.monitor.proxy)
+        return [s for p in sorted(proxies) for s in secrets_of(p)]
 
     def watch(self, name: str) -> Watch | None:
         """The watch called ``name`` (case and surrounding spaces ignored), or ``None``.

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator
 
+from monitor.config.placeholders import placeholder_in
 from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
 from monitor.durations import (
     DURATION_HELP,
@@ -416,6 +417,13 @@ def check_apprise_url(value: object) -> str:
             f'"{masked}" is not a notification address: it must start with the service '
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
         )
+    web = url.split("://", 1)[0].lower() in ("http", "https")  # not a service: said below
+    if not web and (placeholder := placeholder_in(url)) is not None:
+        raise fail(
+            f'"{masked}" still holds a placeholder ({quoted(placeholder)}), so no alert would '
+            "ever arrive; replace it with your own values (for Telegram: the token BotFather "
+            f"gave you and your chat id, see {wiki}), or remove this address."
+        )
     if apprise_instance(url) is not None:
         return url
     scheme = url.split("://", 1)[0].lower()
@@ -513,9 +521,59 @@ def _v_path(value: object) -> object:
 ConfigPath = Annotated[Path, BeforeValidator(_v_path)]
 
 
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+"""Proxies httpx can use (``socks5`` needs the ``socksio`` package, a dependency)."""
+
+
+def _v_proxy(value: object) -> str | None:
+    """A proxy address, ``scheme://[user:password@]host:port``; shown masked in messages."""
+    if value is None:
+        return None
+    example = '"http://proxy.example.net:3128" or "socks5://user:password@10.0.0.2:1080"'
+    if not isinstance(value, str):
+        raise fail(
+            f"expected a proxy address in double quotes, got {kind_of(value)}; e.g. {example}."
+        )
+    url = value.strip()
+    if not url:
+        return None
+    masked = mask_url(url)
+    if "://" not in url:
+        raise fail(
+            f'"{masked}" is not a proxy address: it must start with http://, https:// or '
+            f'socks5://, e.g. {example}. Did you mean "http://{masked}"?'
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise fail(
+            f'"{masked}" is not a valid proxy address (its port?); e.g. {example}.'
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in PROXY_SCHEMES:
+        raise fail(
+            f'"{masked}": {scheme}:// is not a proxy rdv-monitor can use; write http://, '
+            f"https:// or socks5://, e.g. {example}."
+        )
+    if not parts.hostname:
+        raise fail(f'"{masked}" has no host name after {scheme}://; e.g. {example}.')
+    if port is None:
+        raise fail(
+            f'"{masked}" has no port: a proxy listens on one, e.g. :3128 or :1080; e.g. {example}.'
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise fail(
+            f'"{masked}" has a path or query after the port; a proxy address ends with '
+            f"host:port, e.g. {example}."
+        )
+    return url
+
+
 # The remaining value types, named so that the models read as a list of typed keys.
 TimeZoneName = Annotated[str, BeforeValidator(_v_timezone)]
 PageSize = Annotated[int, BeforeValidator(_v_size)]
 ListenOn = Annotated[ListenAddress | None, BeforeValidator(_v_listen)]
 UserAgent = Annotated[str | None, BeforeValidator(_v_user_agent)]
 AppriseUrl = Annotated[str, BeforeValidator(check_apprise_url)]
+ProxyUrl = Annotated[str | None, BeforeValidator(_v_proxy)]

@@ -70,12 +70,21 @@ def trouble_values(cal: CalendarFields, words: Words) -> tuple[datetime | None, 
     }
 
 
+_OWN_WORDS = ("blocked", "captcha", "unknown", "not_offered")
+"""The statuses with a message of their own; any other trouble is written as "down"."""
+
+
 def _problem(cal: CalendarFields, words: Words, since: datetime | None) -> tuple[str, str, str]:
     """(title prefix, what is wrong and since when, what the person can do), per status."""
     when = words.since(since)
     code = cal.http_status
-    status = cal.status if cal.status in ("blocked", "captcha", "unknown") else "down"
-    if status == "blocked":
+    status = cal.status if cal.status in _OWN_WORDS else "down"
+    if status == "not_offered":
+        offered = cal.payload.get("offered")
+        listed = ", ".join(str(o) for o in offered) if isinstance(offered, list) else ""
+        name = "not_offered_problem" if cal.calendar else "not_offered_none"
+        problem = words.say(name, calendar=cal.calendar, offered=listed or "?", since=when)
+    elif status == "blocked":
         refused = words.say("blocked_code", code=code) if code is not None and code >= 400 else ""
         problem = words.say("blocked_problem", code=refused, since=when)
     elif status == "down":
@@ -115,7 +124,15 @@ TROUBLE = register(
         "trouble",
         "A calendar could not be read (down, blocked, captcha, unknown page) for too long.",
         _write,
-        fields=(*COMMON_FIELDS, "since", "first_status", "duration_s", "bad_checks", "last_good"),
+        fields=(
+            *COMMON_FIELDS,
+            "since",
+            "first_status",
+            "duration_s",
+            "bad_checks",
+            "last_good",
+            "offered",
+        ),
         placeholders={
             **CALENDAR_HELP,
             **TROUBLE_HELP,
@@ -131,4 +148,5 @@ TROUBLE = register(
     )
 )
 """``status``/``detail`` are those of the check that crossed the threshold; ``since``
-is the first bad check of the run, ``first_status`` its status."""
+is the first bad check of the run, ``first_status`` its status. ``offered`` lists the
+calendars the booking offers when ``status`` is ``not_offered`` (empty otherwise)."""

@@ -24,12 +24,14 @@ PHRASES = Phrases(
         "blocked": "requests refused",
         "captcha": "captcha",
         "unknown": "unknown page",
+        "not_offered": "calendar not offered",
     },
     status_was={
         "down": "site was down",
         "blocked": "the prefecture was refusing our requests",
         "captcha": "a captcha was in the way",
         "unknown": "the page was not recognised",
+        "not_offered": "the configured calendar was not offered",
     },
     status_short={
         "full": "full",
@@ -38,6 +40,7 @@ PHRASES = Phrases(
         "blocked": "blocked",
         "captcha": "captcha",
         "unknown": "unknown",
+        "not_offered": "not offered",
     },
     count_by_status="{count} {status}",
     messages={
@@ -76,6 +79,13 @@ PHRASES = Phrases(
             "unknown_problem": "The site has been showing an unknown page {since}: "
             "it may have changed.",
             "unknown_advice": "Open the link; if the page has changed, update rdv-monitor.",
+            "not_offered_prefix": "Calendar not offered: ",
+            "not_offered_problem": "{calendar} is not offered by this booking; "
+            "it offers {offered}.",
+            "not_offered_none": "This booking offers several calendars and the watch names "
+            "none; it offers {offered}.",
+            "not_offered_advice": "Fix `calendars` in the config file "
+            "(rdv-monitor validate --online checks them); nothing is watched meanwhile.",
             "down_prefix": "Site down: ",
             "down_silent": "The prefecture's site has not been answering {since}.",
             "down_error": "The prefecture's site has been answering with error {code} {since}.",

@@ -37,12 +37,14 @@ PHRASES = Phrases(
         "blocked": "requêtes refusées",
         "captcha": "captcha",
         "unknown": "page inconnue",
+        "not_offered": "calendrier non proposé",
     },
     status_was={
         "down": "le site était en panne",
         "blocked": "la préfecture refusait nos requêtes",
         "captcha": "un captcha bloquait la consultation",
         "unknown": "la page n'était pas reconnue",
+        "not_offered": "le calendrier configuré n'était pas proposé",
     },
     status_short={
         "full": "complet",
@@ -51,6 +53,7 @@ PHRASES = Phrases(
         "blocked": "refusées",
         "captcha": "captcha",
         "unknown": "page inconnue",
+        "not_offered": "non proposé",
     },
     count_by_status="{status} : {count}",
     messages={
@@ -89,6 +92,13 @@ PHRASES = Phrases(
             "unknown_problem": "La préfecture affiche une page inconnue {since} : "
             "le site a peut-être changé.",
             "unknown_advice": "Ouvrez le lien ; si la page a changé, mettez rdv-monitor à jour.",
+            "not_offered_prefix": "Calendrier non proposé : ",
+            "not_offered_problem": "{calendar} n'est pas proposé par ce rendez-vous ; "
+            "il propose {offered}.",
+            "not_offered_none": "Ce rendez-vous propose plusieurs calendriers et la "
+            "surveillance n'en nomme aucun ; il propose {offered}.",
+            "not_offered_advice": "Corrigez `calendars` dans le fichier de configuration "
+            "(rdv-monitor validate --online les vérifie) ; rien n'est surveillé en attendant.",
             "down_prefix": "Site en panne : ",
             "down_silent": "Le site de la préfecture ne répond pas {since}.",
             "down_error": "Le site de la préfecture répond par une erreur {code} {since}.",

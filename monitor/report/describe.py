@@ -20,8 +20,16 @@ def describe_config(config: Config) -> str:
         f"  Checks every {format_duration(m.interval)}"
         f" (+ up to {format_duration(m.jitter)} random delay)"
     )
-    if m.surge:
-        lines.append("  Faster checks: " + "; ".join(str(s) for s in m.surge))
+    # A window no faster than the base interval changes nothing: listing it under
+    # "Faster checks" would claim a speed-up that does not happen.
+    faster = [s for s in m.surge if s.interval < m.interval]
+    if faster:
+        lines.append("  Faster checks: " + "; ".join(str(s) for s in faster))
+    if len(faster) < len(m.surge):
+        lines.append(
+            f"  Surge windows not faster than every {format_duration(m.interval)} "
+            "(no effect, not listed): raise their speed or remove them"
+        )
     if m.releases:
         lines.append("  New slots expected: " + ", ".join(str(r) for r in m.releases))
     if m.state_dir is not None:

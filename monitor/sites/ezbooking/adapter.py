@@ -147,6 +147,7 @@ class EzBookingAdapter(SiteAdapter):
             label=outcome.choice.label if outcome.choice else None,
             slots=verdict.slots,
             slot_count=verdict.slot_count,
+            offered=verdict.offered,
             retry_after=retry_after,
             page=response.body if response and verdict.status is Status.UNKNOWN else None,
         )
@@ -517,18 +518,26 @@ def _unasked(calendars: int, verdict: Verdict) -> Verdict:
 
 
 def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Verdict:
+    """The config names a calendar this booking does not offer (or none, among several).
+
+    Its own status, ``not_offered``: the page is the booking's ordinary calendar
+    choice, so calling it unknown would wrongly say the site changed. The detail
+    names the calendars offered, since picking one of them is the fix.
+    """
     offered = _offered(radios)
+    labels = tuple(_cut(c.label, MAX_LABEL) for c in radios[:MAX_LISTED_CALENDARS])
     if calendar is None:
         detail = (
-            f"This booking offers {len(radios)} calendars; name the ones to watch in the "
-            f"watch's calendars. It offers: {offered}."
+            f"This booking offers {len(radios)} calendars and the watch names none; "
+            f"it offers {offered}; name the ones to watch in `calendars` "
+            "(rdv-monitor discover URL lists them)."
         )
     else:
         detail = (
-            f"The booking offers no calendar matching {calendar.display!r}. It offers: "
-            f"{offered}. Fix the watch's calendars (rdv-monitor discover URL lists them)."
+            f"{calendar.display} is not offered by this booking; it offers {offered}; "
+            "fix `calendars` (rdv-monitor discover URL lists them)."
         )
-    return Verdict(Status.UNKNOWN, detail, "Choix de la nature du rendez-vous")
+    return Verdict(Status.NOT_OFFERED, detail, "Choix de la nature du rendez-vous", offered=labels)
 
 
 def _offered(radios: tuple[Choice, ...]) -> str:
