@@ -417,23 +417,33 @@ def check_apprise_url(value: object) -> str:
             f'"{masked}" is not a notification address: it must start with the service '
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
         )
-    web = url.split("://", 1)[0].lower() in ("http", "https")  # not a service: said below
-    if not web and (placeholder := placeholder_in(url)) is not None:
-        raise fail(
-            f'"{masked}" still holds a placeholder ({quoted(placeholder)}), so no alert would '
-            "ever arrive; replace it with your own values (for Telegram: the token BotFather "
-            f"gave you and your chat id, see {wiki}), or remove this address."
-        )
-    if apprise_instance(url) is not None:
-        return url
     scheme = url.split("://", 1)[0].lower()
     schemas = apprise_schemes()
-    if scheme in schemas or (not schemas and scheme):
-        service, setup = schemas.get(scheme, (scheme, None))
+    accepted = apprise_instance(url) is not None
+    known = accepted or scheme in schemas or (not schemas and scheme not in ("http", "https"))
+    if not known:
+        raise fail(_unknown_service(masked, scheme, schemas, wiki))
+    # After the service is known (a placeholder in an unknown scheme is the lesser
+    # mistake), before completeness: "BOT_TOKEN" is clearer than "not complete".
+    if (placeholder := placeholder_in(url)) is not None:
+        how = "the token BotFather gave you and your chat id, " if scheme == "tgram" else ""
         raise fail(
-            f'"{masked}" is not a complete {service} address: apprise does not accept it. '
-            f"Check each part (tokens, IDs, user and host) against {setup or wiki}."
+            f'"{masked}" still holds a placeholder ({quoted(placeholder)}), so no alert would '
+            f"ever arrive; replace it with your own values ({how}see {wiki}), or remove this "
+            "address."
         )
+    if accepted:
+        return url
+    service, setup = schemas.get(scheme, (scheme, None))
+    raise fail(
+        f'"{masked}" is not a complete {service} address: apprise does not accept it. '
+        f"Check each part (tokens, IDs, user and host) against {setup or wiki}."
+    )
+
+
+def _unknown_service(
+    masked: str, scheme: str, schemas: dict[str, tuple[str, str | None]], wiki: str
+) -> str:
     if scheme in ("http", "https"):
         hint = (
             " A web address is not a notification service: for ntfy write "
@@ -442,7 +452,7 @@ def check_apprise_url(value: object) -> str:
     else:
         guess = _SCHEME_ALIASES.get(scheme) or suggest(scheme, list(schemas))
         hint = f' Did you mean "{guess}://"?' if guess else ""
-    raise fail(
+    return (
         f'"{masked}": "{scheme}://" is not a notification service apprise knows; '
         f"see {wiki} for the list.{hint}"
     )
