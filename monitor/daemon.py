@@ -44,7 +44,15 @@ from monitor.metrics import metrics_for
 from monitor.notify import load_targets
 from monitor.notify.delivery import DeliveryWorker, heartbeat_draft
 from monitor.observation import Observation
-from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
+from monitor.schedule import (
+    Backoff,
+    Planned,
+    Policy,
+    backoff_after,
+    plan_after_run,
+    resume,
+    watch_fingerprint,
+)
 from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store
 
@@ -177,24 +185,34 @@ class Daemon:
         return Policy.for_watch(self.config, watch)
 
     def _first_plan(self, watch: Watch, now: datetime) -> Planned:
-        """The first check after start-up, as polite as if the daemon had never stopped.
+        """The first check after start-up: the saved plan, never later.
 
         The backoff saved by the previous process still applies (a site that
-        blocked us is not asked again because systemd restarted us), and so
-        does the floor since the last check.
+        blocked us is not asked again because systemd restarted us), and so does
+        the floor since the last check; but a watch whose config is unchanged
+        runs at its saved next check at the latest, so a restart during a
+        backoff does not wait a whole new one (see :func:`monitor.schedule.resume`).
         """
         state = self._watches.setdefault(watch.name, _WatchState())
         state.backoff = self.store.backoffs.load(watch.name)
         policy = self._policy(watch)
-        planned = first_run(policy, now, self.rng, backoff=state.backoff)
+        saved = self.store.plans.load(watch.name)
+        if saved is not None and saved.fingerprint != watch_fingerprint(policy, watch):
+            log.info("%s: its config changed since the last run: planned afresh", watch.name)
+            saved = None
         checks = [
             row.last_check
             for row in self.store.calendar_states()
             if row.watch == watch.name and row.last_check is not None
         ]
-        if checks and planned.at < max(checks) + timedelta(seconds=policy.floor):
-            planned = Planned(max(checks) + timedelta(seconds=policy.floor), planned.reason)
-        return planned
+        return resume(
+            policy,
+            now,
+            self.rng,
+            saved=saved.planned if saved is not None else None,
+            backoff=state.backoff,
+            last_check=max(checks, default=None),
+        )
 
     def _schedule(self, name: str, planned: Planned) -> None:
         state = self._watches.setdefault(name, _WatchState())
@@ -214,10 +232,12 @@ class Daemon:
         )
         watch = self.config.watch(name)
         if watch is not None:
-            for calendar in watch.calendars or (None,):
-                self.store.set_next_check(
-                    name, calendar.display if calendar else "", planned.at, planned.reason
-                )
+            self.store.plans.save(
+                name,
+                [c.display for c in watch.calendars] or [""],
+                planned,
+                watch_fingerprint(self._policy(watch), watch),
+            )
         log.debug("%s: next check at %s (%s)", name, planned.at.isoformat(), planned.reason)
 
     async def _fire(self, name: str) -> None:

@@ -37,6 +37,7 @@ from monitor.config.values import (
     Event,
     Interval,
     Jitter,
+    Keep,
     ListenOn,
     PageSize,
     Spacing,
@@ -302,6 +303,8 @@ class MonitorSettings(_Model):
     min_spacing: Spacing = 2.0
     metrics: ListenOn = None
     surge: tuple[SurgeWindow, ...] = DEFAULT_SURGE
+    keep: Keep = 180 * 86400.0
+    """How long raw observations are kept; older ones are pruned off the hot path."""
 
     @field_validator("connect_timeout")
     @classmethod

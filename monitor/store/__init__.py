@@ -7,6 +7,7 @@ The package, one job per module:
 * :mod:`~monitor.store.calendars` — observations, calendar state, episodes (``record``);
 * :mod:`~monitor.store.outbox` — events, and their deliveries to each target;
 * :mod:`~monitor.store.backoff` — each watch's saved failure streak;
+* :mod:`~monitor.store.plans` — each watch's planned next check;
 * :mod:`~monitor.store.pages` — files written durably (saved unknown pages);
 * :mod:`~monitor.store.errors` — what can go wrong, as sentences.
 
@@ -39,6 +40,7 @@ from monitor.store.database import DB_NAME, ConnectionSettings, Database
 from monitor.store.errors import StateError, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, DeliveryRow, Outbox, PlannedDelivery
 from monitor.store.pages import PAGES_DIR
+from monitor.store.plans import Plans, SavedPlan
 from monitor.store.schema import schema_version
 from monitor.transitions import CalendarState, EpisodeKind
 
@@ -54,6 +56,8 @@ __all__ = [
     "EpisodeRow",
     "ObservationRow",
     "PlannedDelivery",
+    "Plans",
+    "SavedPlan",
     "StateError",
     "Store",
     "StoreError",
@@ -65,7 +69,7 @@ class Store:
     """The state database. Open with :meth:`open` (read-write, migrates) or
     :meth:`open_readonly`; close with :meth:`close` or a ``with`` block.
 
-    ``calendars``, ``outbox`` and ``backoffs`` are the aggregates; the methods
+    ``calendars``, ``outbox``, ``backoffs`` and ``plans`` are the aggregates; the methods
     below are the everyday surface, each handled by one of them.
     """
 
@@ -75,6 +79,7 @@ class Store:
         self.calendars = Calendars(db)
         self.outbox = Outbox(db)
         self.backoffs = Backoffs(db)
+        self.plans = Plans(db)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
