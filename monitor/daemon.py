@@ -54,7 +54,8 @@ from monitor.schedule import (
     watch_fingerprint,
 )
 from monitor.sdnotify import Notifier, watchdog_interval
-from monitor.store import Store
+from monitor.store import Store, StoreError
+from monitor.store.retention import PRUNE_BATCH
 
 __all__ = ["Daemon"]
 
@@ -64,6 +65,11 @@ STOP_TIMEOUT = 5.0
 """Seconds given to in-flight checks and sends at shutdown (well within systemd's stop timeout)."""
 MAX_RETRY_AFTER = 24 * 3600.0
 """A longer ``Retry-After`` is taken as this: a typo on the site must not mute a watch for years."""
+
+PRUNE_EVERY = 3600.0
+"""Seconds between two prunings of old observations (each in small batches)."""
+PRUNE_FIRST = 60.0
+"""Seconds after start-up before the first pruning: the first checks go first."""
 
 Loader = Callable[[str], Config]
 
@@ -123,6 +129,7 @@ class Daemon:
         self.scheduler.start()
         self._spawn(self.delivery.run())
         self._schedule_heartbeat()
+        self._schedule_pruning()
         now = self.clock()
         for watch in self.config.enabled_watches:
             self._schedule(watch.name, self._first_plan(watch, now))
@@ -353,6 +360,42 @@ class Daemon:
         if event is not None:
             log.info("heartbeat: %s", event.payload.get("checks"))
             self.delivery.wake()
+
+    # ── retention ───────────────────────────────────────────────────────────
+
+    def _schedule_pruning(self) -> None:
+        """Prune old observations soon after start, then every :data:`PRUNE_EVERY`."""
+        self.scheduler.add_job(
+            self._prune,
+            "interval",
+            seconds=PRUNE_EVERY,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=PRUNE_FIRST),
+            id="prune",
+            name="prune old observations",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def _prune(self) -> int:
+        """Delete observations older than ``[monitor] keep``, one short transaction at a
+        time, letting checks and deliveries run in between. Returns how many went."""
+        before = self.clock() - timedelta(seconds=self.config.monitor.keep)
+        total = 0
+        while not self._stopping.is_set():
+            try:
+                pruned = self.store.retention.prune_batch(before, self.config.tz)
+            except StoreError as exc:  # a full disk, say: try again at the next round
+                log.warning("pruning old observations failed, will retry: %s", exc)
+                break
+            total += pruned
+            if pruned < PRUNE_BATCH:
+                break
+            await asyncio.sleep(0)
+        if total:
+            log.info("pruned %d observation(s) checked before %s", total, before.isoformat())
+        return total
 
     # ── reload ──────────────────────────────────────────────────────────────
 
