@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.store import Store  # noqa: E402
-from tests.test_retention import fill  # noqa: E402
+from monitor.store import Store
+from tests.test_retention import fill
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
