@@ -45,7 +45,6 @@ def main() -> int:
         for name in (
             "false",
             "missed",
-            "missed_restart_backoff",
             "duplicates",
             "crash_duplicates",
             "lost",

@@ -299,6 +299,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             now=datetime.now(UTC),
             state_dir=store.state_dir,
             colour=_colour(),
+            size=store.retention.size(),
         )
     print(text)
     return 0
@@ -357,9 +358,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
             for o in store.observations(since=since.at)
             if matches(o.watch, args.watch) and matches(o.calendar, args.calendar)
         ]
+        pruned = store.retention.daily_counts(
+            since.at.astimezone(config.tz).date() if since.at else None,
+            keep=lambda w, c: matches(w, args.watch) and matches(c, args.calendar),
+        )
     print(
         stats_text(
-            episodes, checks, now=datetime.now(UTC), tz=config.tz, since=since, colour=_colour()
+            episodes,
+            checks,
+            now=datetime.now(UTC),
+            tz=config.tz,
+            since=since,
+            colour=_colour(),
+            pruned=pruned,
         )
     )
     return 0

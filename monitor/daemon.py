@@ -47,10 +47,19 @@ from monitor.metrics import metrics_for
 from monitor.notify import Target, load_targets
 from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
 from monitor.observation import Observation
-from monitor.schedule import Backoff, Planned, Policy, backoff_after, first_run, plan_after_run
+from monitor.schedule import (
+    Backoff,
+    Planned,
+    Policy,
+    backoff_after,
+    plan_after_run,
+    resume,
+    watch_fingerprint,
+)
 from monitor.sdnotify import Notifier, watchdog_interval
-from monitor.store import Store
+from monitor.store import Store, StoreError
 from monitor.store.keeper import Keeper
+from monitor.store.retention import PRUNE_BATCH
 
 __all__ = ["Daemon"]
 
@@ -60,6 +69,11 @@ STOP_TIMEOUT = 5.0
 """Seconds given to in-flight checks and sends at shutdown (well within systemd's stop timeout)."""
 MAX_RETRY_AFTER = 24 * 3600.0
 """A longer ``Retry-After`` is taken as this: a typo on the site must not mute a watch for years."""
+
+PRUNE_EVERY = 3600.0
+"""Seconds between two prunings of old observations (each in small batches)."""
+PRUNE_FIRST = 60.0
+"""Seconds after start-up before the first pruning: the first checks go first."""
 
 Loader = Callable[[str], Config]
 
@@ -124,6 +138,7 @@ class Daemon:
         self._spawn(self.delivery.run())
         self._spawn(self.keeper.run())
         self._schedule_heartbeat()
+        self._schedule_pruning()
         now = self.clock()
         for watch in self.config.enabled_watches:
             self._schedule(watch.name, self._first_plan(watch, now))
@@ -193,24 +208,34 @@ class Daemon:
         return Policy.for_watch(self.config, watch)
 
     def _first_plan(self, watch: Watch, now: datetime) -> Planned:
-        """The first check after start-up, as polite as if the daemon had never stopped.
+        """The first check after start-up: the saved plan, never later.
 
         The backoff saved by the previous process still applies (a site that
-        blocked us is not asked again because systemd restarted us), and so
-        does the floor since the last check.
+        blocked us is not asked again because systemd restarted us), and so does
+        the floor since the last check; but a watch whose config is unchanged
+        runs at its saved next check at the latest, so a restart during a
+        backoff does not wait a whole new one (see :func:`monitor.schedule.resume`).
         """
         state = self._watches.setdefault(watch.name, _WatchState())
         state.backoff = self.store.backoffs.load(watch.name)
         policy = self._policy(watch)
-        planned = first_run(policy, now, self.rng, backoff=state.backoff)
+        saved = self.store.plans.load(watch.name)
+        if saved is not None and saved.fingerprint != watch_fingerprint(policy, watch):
+            log.info("%s: its config changed since the last run: planned afresh", watch.name)
+            saved = None
         checks = [
             row.last_check
             for row in self.store.calendar_states()
             if row.watch == watch.name and row.last_check is not None
         ]
-        if checks and planned.at < max(checks) + timedelta(seconds=policy.floor):
-            planned = Planned(max(checks) + timedelta(seconds=policy.floor), planned.reason)
-        return planned
+        return resume(
+            policy,
+            now,
+            self.rng,
+            saved=saved.planned if saved is not None else None,
+            backoff=state.backoff,
+            last_check=max(checks, default=None),
+        )
 
     def _schedule(self, name: str, planned: Planned) -> None:
         state = self._watches.setdefault(name, _WatchState())
@@ -230,14 +255,18 @@ class Daemon:
         )
         watch = self.config.watch(name)
         if watch is not None:
-            for calendar in watch.calendars or (None,):
-                display = calendar.display if calendar else ""
-                self.keeper.defer(
-                    f"save the next check of {name}",
-                    functools.partial(_save_next_check, name, display, planned),
-                    key=("next_check", name, display),
-                    droppable=True,
-                )
+            self.keeper.defer(
+                f"save the next check of {name}",
+                functools.partial(
+                    _save_plan,
+                    name,
+                    [c.display for c in watch.calendars] or [""],
+                    planned,
+                    watch_fingerprint(self._policy(watch), watch),
+                ),
+                key=("next_check", name),
+                droppable=True,
+            )
         log.debug("%s: next check at %s (%s)", name, planned.at.isoformat(), planned.reason)
 
     async def _fire(self, name: str) -> None:
@@ -380,6 +409,47 @@ class Daemon:
             log.info("heartbeat: %s", event.payload.get("checks"))
             self.delivery.wake()
 
+    # ── retention ───────────────────────────────────────────────────────────
+
+    def _schedule_pruning(self) -> None:
+        """Prune old observations soon after start, then every :data:`PRUNE_EVERY`."""
+        self.scheduler.add_job(
+            self._prune,
+            "interval",
+            seconds=PRUNE_EVERY,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=PRUNE_FIRST),
+            id="prune",
+            name="prune old observations",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def _prune(self) -> int:
+        """Delete observations older than ``[monitor] keep``, one short transaction at a
+        time, letting checks and deliveries run in between. Returns how many went."""
+        before = self.clock() - timedelta(seconds=self.config.monitor.keep)
+        total = 0
+        # Not while writes are held for a failing disk: they must go first, in order.
+        while not self._stopping.is_set() and not self.keeper.holding:
+            try:
+                # On the writer thread, after the writes already submitted: an fsync on a
+                # slow SD card must not hold up a check.
+                pruned = await self.store.write(
+                    self.store.retention.prune_batch, before, self.config.tz
+                )
+            except StoreError as exc:  # a full disk, say: try again at the next round
+                log.warning("pruning old observations failed, will retry: %s", exc)
+                break
+            total += pruned
+            if pruned < PRUNE_BATCH:
+                break
+            await asyncio.sleep(0)  # let checks and deliveries in between batches
+        if total:
+            log.info("pruned %d observation(s) checked before %s", total, before.isoformat())
+        return total
+
     # ── reload ──────────────────────────────────────────────────────────────
 
     def request_reload(self) -> None:
@@ -443,8 +513,10 @@ class Daemon:
         await checker.aclose()
 
 
-def _save_next_check(watch: str, calendar: str, planned: Planned, store: Store) -> None:
-    store.set_next_check(watch, calendar, planned.at, planned.reason)
+def _save_plan(
+    watch: str, calendars: list[str], planned: Planned, fingerprint: str, store: Store
+) -> None:
+    store.plans.save(watch, calendars, planned, fingerprint)
 
 
 def _send_logged(sender: Sender, target: Target, title: str, body: str) -> None:

@@ -97,6 +97,7 @@ Naive datetimes are refused (ValueError).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -119,7 +120,9 @@ __all__ = [
     "first_run",
     "next_release",
     "plan_after_run",
+    "resume",
     "surge_at",
+    "watch_fingerprint",
 ]
 
 Reason = Literal["start", "interval", "surge", "surge-start", "release", "backoff", "retry-after"]
@@ -471,3 +474,53 @@ def first_run(
     if release is not None and at > release - timedelta(seconds=policy.keep_clear):
         at, reason = release, "release"
     return _finish(at, reason, state.not_before, now)
+
+
+def resume(
+    policy: Policy,
+    now: datetime,
+    rng: random.Random,
+    *,
+    saved: Planned | None,
+    backoff: Backoff | None = None,
+    last_check: datetime | None = None,
+) -> Planned:
+    """When to run a watch first after a restart, given the plan the previous process saved.
+
+    A restart must not make a watch blind: it runs at ``saved.at`` at the latest, or
+    earlier if a fresh plan (:func:`first_run` with the saved ``backoff``, no sooner
+    than ``floor`` after ``last_check``) comes first. Re-planning a whole backoff from
+    the saved streak instead could wait up to the one-hour cap after every restart.
+
+    A saved time already reached means the run it planned was due or under way when
+    the process stopped: the watch is then planned as if that run had just started
+    (a failure streak keeps its pace, so a crash loop cannot hammer a site). Retry-After
+    (``backoff.not_before``) is honoured in every case. Pass ``saved=None`` for a new
+    watch, or one whose config changed since the plan was saved (see
+    :func:`watch_fingerprint`): it simply gets the fresh plan.
+    """
+    now = _utc(now, "now")
+    state = backoff if backoff is not None else Backoff()
+    fresh = first_run(policy, now, rng, backoff=state)
+    if last_check is not None:
+        earliest = _utc(last_check, "last_check") + timedelta(seconds=policy.floor)
+        if fresh.at < earliest:
+            fresh = Planned(earliest, fresh.reason)
+    if saved is None:
+        return fresh
+    kept = saved
+    if _utc(saved.at, "saved.at") <= now:
+        kept = plan_after_run(policy, now, state, rng, last_start=saved.at)
+    kept = _finish(_utc(kept.at, "saved.at"), kept.reason, state.not_before, now)
+    return kept if kept.at < fresh.at else fresh
+
+
+def watch_fingerprint(policy: Policy, watch: Watch) -> str:
+    """A digest of everything that decides how and when ``watch`` is checked.
+
+    A plan saved under another fingerprint was made for another config (an edited
+    URL, calendar list or interval) and is not resumed. Notification tags are left
+    out: they change who is told, not when the site is asked.
+    """
+    identity = repr((policy, watch.model_dump(exclude={"notify"})))
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]

@@ -64,9 +64,6 @@ class Verdict:
     alerted_total: int
     false: list[str]
     missed: list[int]
-    missed_restart_backoff: list[int]
-    """Missed openings fully explained by issue 11 item 3 (a restart during a backoff
-    waits a whole new backoff): required with the saved plan kept, not without."""
     duplicates: list[str]
     crash_duplicates: list[str]
     """Second deliveries of an alert received less than a second before a SIGKILL
@@ -87,7 +84,6 @@ class Verdict:
         yield f"alerts delivered        {self.alerted_total}"
         yield f"false                   {len(self.false)}"
         yield f"missed                  {len(self.missed)}"
-        yield f"missed (restart backoff, issue 11.3) {len(self.missed_restart_backoff)}"
         yield f"duplicates              {len(self.duplicates)}"
         yield f"duplicates after kill   {len(self.crash_duplicates)}"
         yield f"lost                    {len(self.lost)}"
@@ -115,25 +111,6 @@ def _fault_chains(record: Record, timing: Timing) -> list[tuple[float, float, fl
     return chains
 
 
-def _restart_shadows(
-    record: Record, chains: list[tuple[float, float, float]], timing: Timing
-) -> list[Span]:
-    """After a restart within a fault's shadow, how long today's daemon may wait.
-
-    It re-plans a whole backoff from the saved streak (issue 11 item 3): at most
-    ``2 * (streak length) + 2 * interval`` (+ Retry-After) after it is up.
-    """
-    holes: list[Span] = []
-    for life in record.lives[1:]:
-        up = life.ready if life.ready is not None else life.started
-        for start, end, shadow in chains:
-            if start <= life.started <= shadow:
-                streak = min(life.started, end) - start
-                retry = max(float(FAULTS[e.fault][3] or 0) for e in record.episodes)
-                holes.append((up, up + timing.backoff_bound(streak) + retry + timing.run_bound))
-    return holes
-
-
 def judge(record: Record) -> Verdict:
     """Compare the ground truth with what the daemon delivered and recorded."""
     timing = record.scenario.timing
@@ -145,7 +122,6 @@ def judge(record: Record) -> Verdict:
         if life.ready is not None
     ]
     normal = _subtract(up, [(s, shadow) for s, _, shadow in chains])
-    normal_buggy = _subtract(normal, _restart_shadows(record, chains, timing))
 
     # Alerts actually delivered, by (calendar, HH:MM of the slot).
     alerts: list[tuple[float, str, str, int]] = []  # (arrival, calendar, hh:mm, seen seconds)
@@ -183,7 +159,6 @@ def judge(record: Record) -> Verdict:
                 duplicates.append(text)
 
     required: list[int] = []
-    required_fixed_only: list[int] = []
     per_cal: dict[str, list[Opening]] = {}
     for op in sorted(record.openings, key=lambda o: o.on_before):
         per_cal.setdefault(op.calendar, []).append(op)
@@ -197,16 +172,9 @@ def judge(record: Record) -> Verdict:
                     continue
             if _longest(_intersect(shown, normal)) > need:
                 required.append(op.id)
-                gap_ok = (
-                    i == 0
-                    or _longest(_intersect([(ops[i - 1].off_after, op.on_before)], normal_buggy))
-                    > need
-                )
-                if not (gap_ok and _longest(_intersect(shown, normal_buggy)) > need):
-                    required_fixed_only.append(op.id)
-    missed_all = [oid for oid in required if oid not in alerted_ids]
-    missed_bug = [oid for oid in missed_all if oid in required_fixed_only]
-    missed = [oid for oid in missed_all if oid not in required_fixed_only]
+    # A restart resumes the saved plan (issue 11 item 3), so the time after it is as
+    # normal as any other: an opening missed there is missed.
+    missed = [oid for oid in required if oid not in alerted_ids]
 
     # Every planned delivery delivered: all rows sent, and one receipt per row.
     lost: list[str] = []
@@ -246,7 +214,6 @@ def judge(record: Record) -> Verdict:
         alerted_total=len(alerts),
         false=false,
         missed=missed,
-        missed_restart_backoff=missed_bug,
         duplicates=duplicates,
         crash_duplicates=crash_duplicates,
         lost=lost,

@@ -10,12 +10,15 @@ import re
 import signal
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.observation import Status
+from monitor.schedule import Backoff, Planned
 from monitor.sites.ezbooking.sim import SimPrefecture
+from monitor.store import Store
 from tests.conftest import RENEWAL
 from tests.daemon_harness import DaemonProcess, wait_for
 from tests.test_check_e2e import future_slots
@@ -106,7 +109,12 @@ def test_kill_9_mid_run_keeps_state_and_writes_no_duplicate(sim, daemon_for):
     daemon = daemon_for()
     wait_for(lambda: daemon.events("slot_opened"), what="slot_opened")
     for _ in range(3):
-        time.sleep(0.4)  # somewhere inside a run: a check takes a few ms each
+        # Somewhere inside a run: the first calendar of a new run is recorded.
+        base = daemon.observation_count()
+        wait_for(
+            lambda b=base: daemon.observation_count() % 4 == 1 and daemon.observation_count() > b,
+            what="a run under way",
+        )
         before = daemon.observation_count()
         daemon.kill()
         with daemon.store() as store:
@@ -220,13 +228,15 @@ def test_a_restart_does_not_ask_a_site_that_blocked_us_again(sim, daemon_for):
     asked = sim.requests
     daemon.start("-v")
     wait_for(lambda: "watching" in daemon.log.split("stopped")[-1], what="the restart")
-    time.sleep(3)  # three times the interval
-    assert sim.requests == asked, "Retry-After: 600 was forgotten by the restart"
     with daemon.store() as store:
         (row,) = [r for r in store.calendar_states() if r.calendar == "3.1"]
         assert row.next_check is not None and row.next_reason == "retry-after"
         saved = store.backoffs.load("Renouvellement")
         assert saved.cause is Status.BLOCKED and saved.not_before is not None
+    # What the restarted daemon planned is the fact: no check before the server's deadline.
+    assert row.next_check >= saved.not_before
+    assert row.next_check - datetime.now(UTC) > timedelta(minutes=9)
+    assert sim.requests == asked, "Retry-After: 600 was forgotten by the restart"
     assert daemon.stop() == 0
 
 
@@ -240,4 +250,64 @@ def test_sighup_refuses_what_start_up_refuses(sim, daemon_for):
     assert "/booking/create/" in daemon.log.split("reload refused", 1)[1]
     seen = daemon.observation_count()
     wait_for(lambda: daemon.observation_count() > seen + 2, what="checks go on")
+    assert daemon.stop() == 0
+
+
+def test_a_restart_during_a_backoff_checks_at_the_saved_instant(sim, daemon_for):
+    """Issue 11 item 3: a restart keeps the saved next check instead of a whole new backoff."""
+    sim.set_site_state("down", variant="haproxy_503")
+    daemon = daemon_for()
+
+    def saved_backoff_plan():
+        with daemon.store() as store:
+            saved = store.plans.load("Renouvellement")
+        return saved if saved is not None and saved.planned.reason == "backoff" else None
+
+    saved = wait_for(saved_backoff_plan, what="a backoff planned and saved")
+    daemon.kill()  # during the backoff
+    # The streak had grown long: a fresh backoff from it would be 32-64 s away.
+    at = datetime.now(UTC) + timedelta(seconds=6)
+    with Store.open(daemon.state_dir) as store:
+        store.backoffs.save("Renouvellement", Backoff(6, Status.DOWN))
+        store.plans.save("Renouvellement", CALENDARS, Planned(at, "backoff"), saved.fingerprint)
+    sim.set_site_state(None)
+    asked = sim.requests
+    daemon.start("-v")
+    wait_for(lambda: "watching" in daemon.log, what="the restart")
+
+    def next_check():
+        with daemon.store() as store:
+            (row,) = [r for r in store.calendar_states() if r.calendar == "3.1"]
+        return row
+
+    row = next_check()
+    assert (row.next_check, row.next_reason) == (at, "backoff"), "the saved plan is kept"
+    wait_for(lambda: sim.requests > asked, timeout=30, what="the resumed check")
+    asked_at = datetime.now(UTC)
+    assert at <= asked_at < at + timedelta(seconds=3), "checked at the saved instant"
+    assert daemon.stop() == 0
+
+
+def test_an_edited_watch_is_planned_afresh(sim, daemon_for):
+    daemon = daemon_for()
+    wait_for(lambda: daemon.observation_count("3.4") >= 1, what="a first round")
+    assert daemon.stop() == 0
+    with Store.open(daemon.state_dir) as store:
+        saved = store.plans.load("Renouvellement")
+        assert saved is not None
+        later = Planned(datetime.now(UTC) + timedelta(hours=1), "backoff")
+        store.backoffs.save("Renouvellement", Backoff(6, Status.DOWN))
+        store.plans.save("Renouvellement", CALENDARS, later, saved.fingerprint)
+    text = daemon.config.read_text(encoding="utf-8")
+    daemon.config.write_text(text.replace('"3.1", "3.2", "3.3", "3.4"', '"3.1", "3.2"'))
+    daemon.start("-v")
+
+    def replanned():
+        with daemon.store() as store:
+            plan = store.plans.load("Renouvellement")
+        return plan if plan is not None and plan.fingerprint != saved.fingerprint else None
+
+    fresh = wait_for(replanned, what="a plan for the edited watch")
+    assert fresh.planned.at < later.at
+    assert "config changed since the last run" in daemon.log
     assert daemon.stop() == 0

@@ -183,20 +183,17 @@ def test_a_slow_failing_target_does_not_delay_the_other(tmp_path, store, phone, 
     mail.delay = 3.0
     mail.fail_next(1)
 
-    async def go() -> float:
+    async def go() -> bool:
         worker = DeliveryWorker(store, config, clock=Clock(), rng=random.Random(5))
         observe(store, 0, Status.AVAILABLE, slots=1)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         worker.dispatch()
         while not phone.messages:
-            await asyncio.sleep(0.02)
-        served = loop.time() - started
+            await asyncio.sleep(0.02)  # polling a fact: the phone got its message
+        slow_still_answering = not mail.failed
         await asyncio.gather(*worker.in_flight())
-        return served
+        return slow_still_answering
 
-    served = asyncio.run(go())
-    assert served < 2.0, "the healthy target waited for the slow one"
+    assert asyncio.run(go()), "the healthy target waited for the slow one's answer"
     assert mail.failed and not mail.messages
     states = {d.target_masked: d.state for d in store.deliveries()}
     assert sorted(states.values()) == ["pending", "sent"]

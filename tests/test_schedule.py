@@ -28,7 +28,9 @@ from monitor.schedule import (
     first_run,
     next_release,
     plan_after_run,
+    resume,
     surge_at,
+    watch_fingerprint,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -723,3 +725,86 @@ def test_simulated_week_blocked_site_is_not_hammered_at_eight() -> None:
     assert max(gaps) <= 3600
     # 48 h of blocks at 30-60 min apart once capped: dozens of requests, not thousands.
     assert len(runs) <= 100
+
+
+# --------------------------------------------------------------------------- restart
+
+
+def test_a_restart_during_a_backoff_resumes_at_the_saved_instant() -> None:
+    """Issue 11 item 3: the killed daemon planned +86 s; the restarted one must not wait longer."""
+    policy = make_policy(release_guard=0.0, releases=(), surges=())
+    killed_at = utc(2026, 6, 3, 10, 0)
+    streak = Backoff(6, Status.DOWN)  # a fresh backoff would be 32-64 min
+    saved = Planned(killed_at + timedelta(seconds=86), "backoff")
+    for seed in range(20):
+        planned = resume(
+            policy,
+            killed_at + timedelta(seconds=5),
+            random.Random(seed),
+            saved=saved,
+            backoff=streak,
+        )
+        assert planned == saved
+
+
+def test_a_resumed_plan_is_never_later_than_a_fresh_one() -> None:
+    policy = make_policy(releases=(), surges=())
+    now = utc(2026, 6, 3, 10, 0)
+    saved = Planned(now + timedelta(minutes=4), "interval")
+    planned = resume(policy, now, random.Random(1), saved=saved, backoff=HEALTHY)
+    fresh = first_run(policy, now, random.Random(1))
+    assert planned == fresh and planned.at < saved.at and planned.reason == "start"
+
+
+def test_a_saved_run_already_due_keeps_the_pace_of_the_streak() -> None:
+    """Killed during the run the plan was for: planned as if that run had just started."""
+    policy = make_policy(releases=(), surges=())
+    due = utc(2026, 6, 3, 10, 0)
+    streak = Backoff(2, Status.BLOCKED)
+    for seed in range(20):
+        planned = resume(
+            policy,
+            due + timedelta(seconds=3),
+            random.Random(seed),
+            saved=Planned(due, "backoff"),
+            backoff=streak,
+        )
+        assert planned.reason == "backoff"
+        # failures 2: ceiling 4 intervals, so 2-4 intervals after the run that was due
+        assert due + timedelta(seconds=2 * 300) <= planned.at <= due + timedelta(seconds=4 * 300)
+
+
+def test_a_resumed_plan_still_honours_retry_after() -> None:
+    policy = make_policy(releases=(), surges=())
+    now = utc(2026, 6, 3, 10, 0)
+    backoff = Backoff(1, Status.BLOCKED, not_before=now + timedelta(hours=2))
+    planned = resume(
+        policy,
+        now,
+        random.Random(0),
+        saved=Planned(now + timedelta(minutes=1), "backoff"),
+        backoff=backoff,
+    )
+    assert planned == Planned(now + timedelta(hours=2), "retry-after")
+
+
+def test_a_new_watch_gets_a_fresh_plan_behind_the_floor() -> None:
+    policy = make_policy(releases=(), surges=())
+    now = utc(2026, 6, 3, 10, 0)
+    planned = resume(policy, now, random.Random(0), saved=None, last_check=now)
+    assert planned.at == now + timedelta(seconds=POLITE_INTERVAL)
+
+
+def test_the_fingerprint_changes_with_what_decides_checks_not_with_tags() -> None:
+    base = make_config()
+    fp = watch_fingerprint(Policy.for_watch(base, base.watches[0]), base.watches[0])
+    tagged = base.watches[0].model_copy(update={"notify": ("phone",)})
+    assert watch_fingerprint(Policy.for_watch(base, tagged), tagged) == fp
+    for changed in (
+        make_config(watch_extra='calendars = ["3.1"]'),
+        make_config(watch_extra='interval = "10m"'),
+        make_config(url=REAL_URL.replace("29396", "29397")),
+        make_config(monitor='jitter = "5s"'),
+    ):
+        watch = changed.watches[0]
+        assert watch_fingerprint(Policy.for_watch(changed, watch), watch) != fp

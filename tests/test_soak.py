@@ -44,13 +44,8 @@ def test_fault_soak_loses_nothing_and_invents_nothing(tmp_path: Path) -> None:
     # RSS flat: the last life holds no more than the first plus slack for caches.
     assert verdict.rss_last <= verdict.rss_first * 1.25 + 16 * 2**20, report
 
-    # Known daemon bugs (issue 11 item 3), checked last so that everything above
-    # is proven whatever they do; the engineer fixing them removes the xfails.
-    if verdict.missed_restart_backoff:
-        pytest.xfail(
-            "issue 11 item 3: a restart during a backoff waits a whole new backoff; "
-            f"missed openings {verdict.missed_restart_backoff}"
-        )
+    # Known adapter bug (issue 11 item 3, second half), checked last so that everything
+    # above is proven whatever it does; the engineer fixing it removes the xfail.
     if verdict.seen_before_open:
         pytest.xfail(
             "issue 11 item 3: 'seen at' is the start of the check, not when the answer "

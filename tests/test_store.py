@@ -265,11 +265,12 @@ def test_replaying_after_a_reopen_writes_no_duplicate_event(state_dir: Path) -> 
         assert s.record(available, trouble_after=TA) == []
         assert [e.kind for e in s.events_after(0)] == ["slot_opened"]
         assert len(s.episodes()) == 1
-        # an older observation coming late changes nothing either
+        # an earlier wall time is not an older check: the database's order rules
+        # (issue 11 item 4, the clock stepped back), and the same slots are no new alert
         assert s.record(obs(1, Status.AVAILABLE), trouble_after=TA) == []
-        assert s.record(obs(2, Status.FULL), trouble_after=TA) == []
-        assert s.episodes()[0].is_open
-        assert len(s.observations()) == 5  # every observation is kept, stale or not
+        assert [e.kind for e in s.record(obs(2, Status.FULL), trouble_after=TA)] == ["slot_gone"]
+        assert not s.episodes()[0].is_open
+        assert len(s.observations()) == 5  # every observation is kept
 
 
 def test_replay_of_every_step_of_a_story(store: Store) -> None:
@@ -346,8 +347,10 @@ def test_history_queries(store: Store) -> None:
         Status.AVAILABLE,
         Status.FULL,
     ]
-    latest = store.observations(limit=2)
+    latest = store.observations(watch="Renouvellement", limit=2)
     assert [o.checked_at.hour for o in latest] == [10, 11]  # the latest two, oldest first
+    # "latest" is the order of recording (issue 11 item 4), not the wall time
+    assert [o.watch for o in store.observations(limit=1)] == ["Autre"]
     assert store.counts_by_status(since) == {
         ("Renouvellement", "3.2"): {Status.AVAILABLE: 1, Status.FULL: 2}
     }

@@ -37,6 +37,7 @@ from monitor.config.values import (
     Event,
     Interval,
     Jitter,
+    Keep,
     ListenOn,
     PageSize,
     ProxyUrl,
@@ -307,6 +308,8 @@ class MonitorSettings(_Model):
     """Where requests to the prefectures go through (``http://``, ``socks5://``), or
     ``None`` = directly. Never used for notifications. May hold a password: masked
     when shown, see :meth:`Config.proxy_for`."""
+    keep: Keep = 180 * 86400.0
+    """How long raw observations are kept; older ones are pruned off the hot path."""
 
     @field_validator("connect_timeout")
     @classmethod

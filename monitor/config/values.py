@@ -24,6 +24,7 @@ from monitor.config.placeholders import placeholder_in
 from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
 from monitor.durations import (
     DURATION_HELP,
+    MAX_DURATION,
     DurationTooLongError,
     format_duration,
     parse_duration,
@@ -151,6 +152,15 @@ TroubleAfter = Annotated[
         MAX_TROUBLE_AFTER, 'a site failing for longer must be reported; "15m" suits most bookings.'
     ),
 ]
+Keep = Annotated[
+    float,
+    _bounded(
+        MAX_DURATION,
+        '"180d" keeps half a year of checks; episodes, events and daily counts are kept anyway.',
+        positive=True,
+    ),
+]
+"""``[monitor] keep``: how long raw observations are kept (older ones are pruned)."""
 Timeout = Annotated[
     float,
     _bounded(

@@ -28,6 +28,7 @@ EXAMPLES = {
     "state_dir": 'state_dir = "/var/lib/rdv-monitor"',
     "releases": 'releases = ["mon 08:00"]',
     "trouble_after": 'trouble_after = "15m"',
+    "keep": 'keep = "180d"',
     "user_agent": 'user_agent = "rdv-monitor (contact: me@example.org)"',
     "timeout": 'timeout = "20s"',
     "connect_timeout": 'connect_timeout = "10s"',

@@ -261,11 +261,13 @@ def stats_text(
     tz: tzinfo,
     since: Since,
     colour: bool = False,
+    pruned: Mapping[date, Counter[Status]] | None = None,
 ) -> str:
     """The whole ``rdv-monitor stats`` text: when slots appear, how long they last, checks/day.
 
     ``episodes`` are those open at some time in the period; only the ones that
-    *opened* in it count for the heat map and durations.
+    *opened* in it count for the heat map and durations. ``pruned`` are the daily
+    counts of observations pruned after ``[monitor] keep``, added to ``checks``'.
     """
     start = since.at
     opened = [
@@ -291,6 +293,8 @@ def stats_text(
     lines += durations_table(opened)
     lines += ["", bold("Checks per day") + f" ({zone})"]
     days = daily_counts(checks, tz)
+    for day, counts in (pruned or {}).items():
+        days.setdefault(day, Counter()).update(counts)
     if days:
         first = min(days)
         if start is not None:

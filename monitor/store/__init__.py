@@ -7,6 +7,8 @@ The package, one job per module:
 * :mod:`~monitor.store.calendars` — observations, calendar state, episodes (``record``);
 * :mod:`~monitor.store.outbox` — events, and their deliveries to each target;
 * :mod:`~monitor.store.backoff` — each watch's saved failure streak;
+* :mod:`~monitor.store.plans` — each watch's planned next check;
+* :mod:`~monitor.store.retention` — pruning old observations, daily counts, size;
 * :mod:`~monitor.store.pages` — files written durably (saved unknown pages);
 * :mod:`~monitor.store.writer` — the thread every daemon write runs on, in order;
 * :mod:`~monitor.store.keeper` — the daemon's write path: holds writes in memory
@@ -18,11 +20,12 @@ callers need. Writes never call back into caller code from inside a
 transaction: callers read plain data, decide, and hand plain data back.
 
 Guarantees: a committed write has been fsynced (WAL, ``synchronous=FULL``);
-observations are only appended; no event is written twice; each event is
-planned for delivery exactly once; an unknown page is saved before the event
-naming it is committed. Secrets never come here: an observation holds its
-booking URL only, never a notification URL; targets are stored as a hash and
-a masked form.
+observations are only appended (and pruned after ``[monitor] keep``, their
+daily counts kept; episodes, events and deliveries never are); no event is
+written twice; each event is planned for delivery exactly once; an unknown page
+is saved before the event naming it is committed. Secrets never come here: an
+observation holds its booking URL only, never a notification URL; targets are
+stored as a hash and a masked form.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from monitor.store.database import DB_NAME, ConnectionSettings, Database
 from monitor.store.errors import StateError, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, DeliveryRow, Outbox, PlannedDelivery
 from monitor.store.pages import PAGES_DIR
+from monitor.store.plans import Plans, SavedPlan
+from monitor.store.retention import DatabaseSize, Retention
 from monitor.store.schema import schema_version
 from monitor.store.writer import Writer
 from monitor.transitions import CalendarState, EpisodeKind
@@ -53,11 +58,15 @@ __all__ = [
     "Backoffs",
     "CalendarStateRow",
     "ConnectionSettings",
+    "DatabaseSize",
     "DeliveryPlan",
     "DeliveryRow",
     "EpisodeRow",
     "ObservationRow",
     "PlannedDelivery",
+    "Plans",
+    "Retention",
+    "SavedPlan",
     "StateError",
     "Store",
     "StoreError",
@@ -72,7 +81,8 @@ class Store:
     """The state database. Open with :meth:`open` (read-write, migrates) or
     :meth:`open_readonly`; close with :meth:`close` or a ``with`` block.
 
-    ``calendars``, ``outbox`` and ``backoffs`` are the aggregates; the methods
+    ``calendars``, ``outbox``, ``backoffs``, ``plans`` and ``retention`` are the
+    aggregates; the methods
     below are the everyday surface, each handled by one of them.
     """
 
@@ -84,6 +94,8 @@ class Store:
         self.backoffs = Backoffs(db)
         self.writer = Writer()
         """The thread :meth:`write` runs writes on (started on first use)."""
+        self.plans = Plans(db)
+        self.retention = Retention(db)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:

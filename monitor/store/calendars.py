@@ -23,7 +23,7 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import monitor.store.codec as codec
 from monitor.events import Event
@@ -42,7 +42,7 @@ from monitor.transitions import (
     advance,
 )
 
-__all__ = ["CalendarStateRow", "Calendars", "EpisodeRow", "ObservationRow"]
+__all__ = ["CalendarStateRow", "Calendars", "EpisodeRow", "ObservationRow", "rebased"]
 
 log = logging.getLogger("monitor.store")
 
@@ -250,6 +250,37 @@ def _state_from_row(row: sqlite3.Row) -> CalendarState | None:
     )
 
 
+def _shift(value: datetime | None, by: timedelta) -> datetime | None:
+    return None if value is None else value - by
+
+
+def rebased(state: CalendarState, now: datetime) -> CalendarState:
+    """``state`` moved back onto a wall clock that stepped back to ``now``.
+
+    The observation being recorded is the newest one by its sequence in the
+    database, whatever the wall clock says (a board without a real-time clock
+    steps back when NTP syncs, or forward before it). Every time of the state
+    is moved back so that the previous check is at ``now``: durations
+    (``trouble_after``, how long slots stayed) go on from where they were
+    instead of going negative and silencing events until the clock catches up;
+    the time between the two checks, unknowable, counts as none. Slot times are the site's, not
+    ours, and are kept. Episode rows keep the times people saw.
+    """
+    by = state.last_check - now
+    if by <= timedelta(0):
+        return state
+    a, t = state.availability, state.trouble
+    return replace(
+        state,
+        since=state.since - by,
+        last_check=now,
+        last_good=_shift(state.last_good, by),
+        last_available=_shift(state.last_available, by),
+        availability=replace(a, opened_at=a.opened_at - by, seen_at=a.seen_at - by) if a else None,
+        trouble=replace(t, since=t.since - by) if t else None,
+    )
+
+
 def _insert_observation(db: sqlite3.Connection, obs: Observation) -> None:
     db.execute(
         "INSERT INTO observations (checked_at, watch, calendar, status, http_status, "
@@ -353,8 +384,11 @@ class Calendars:
         Returns the events actually inserted (with their ids), in order; an
         empty list when nothing happened, or when the events already exist
         (the same observation recorded twice). ``trouble_after`` is in seconds.
-        An observation older than the calendar's last check is stored but
-        changes nothing (logged). The page of a ``layout_changed`` event is
+        Observations are ordered by their sequence in the database, never by
+        wall time: one whose ``checked_at`` is before the calendar's last check
+        (the wall clock stepped back) is the newest all the same, and the state
+        is first :func:`rebased` onto the new clock (logged). The page of a
+        ``layout_changed`` event is
         saved before the commit (see :mod:`monitor.store.pages`).
         """
         if obs.checked_at.tzinfo is None or obs.checked_at.utcoffset() is None:
@@ -366,17 +400,17 @@ class Calendars:
                 (obs.watch, obs.calendar),
             ).fetchone()
             state = _state_from_row(row) if row is not None else None
-            transition = advance(state, obs, trouble_after=trouble_after)
-            if transition.stale:
+            if state is not None and obs.checked_at < state.last_check:
                 log.warning(
-                    "%s %r: observation of %s is older than the last check (%s); "
-                    "recorded, state unchanged",
+                    "%s %r: the wall clock went back (check at %s, previous one at %s); "
+                    "recorded in order all the same",
                     obs.watch,
                     obs.calendar,
                     obs.checked_at.isoformat(),
-                    state.last_check.isoformat() if state else "?",
+                    state.last_check.isoformat(),
                 )
-                return []
+                state = rebased(state, obs.checked_at)
+            transition = advance(state, obs, trouble_after=trouble_after)
             drafts = list(transition.events)
             if transition.page_file is not None and obs.page is not None:
                 pages = self._db.path.parent / PAGES_DIR
@@ -451,14 +485,15 @@ class Calendars:
         kind: EpisodeKind | str | None = None,
     ) -> list[EpisodeRow]:
         """Episodes that were open at some time from ``since`` on (all if ``None``),
-        optionally of one watch/calendar/kind, oldest first."""
+        optionally of one watch/calendar/kind, oldest first (in the order they were
+        opened, which a wall clock stepping back does not change)."""
         where, params = codec.where(
             ("(closed_at IS NULL OR closed_at >= ?)", since) if since else None,
             watch=watch,
             calendar=calendar,
             kind=str(kind) if kind is not None else None,
         )
-        rows = self._db.all(f"SELECT * FROM episodes{where} ORDER BY opened_at, id", params)
+        rows = self._db.all(f"SELECT * FROM episodes{where} ORDER BY id", params)
         return [_episode(r) for r in rows]
 
     def observations(
@@ -472,6 +507,8 @@ class Calendars:
         """Observations checked at or after ``since``, optionally filtered, oldest first.
 
         With ``limit``, the *latest* ``limit`` matching ones (still oldest first).
+        Order is the order they were recorded in, not ``checked_at``: wall time is for
+        people, and a clock that stepped back must not reorder history.
         """
         where, params = codec.where(
             ("checked_at >= ?", since) if since else None,
@@ -479,7 +516,7 @@ class Calendars:
             calendar=calendar,
             status=status,
         )
-        sql = f"SELECT * FROM observations{where} ORDER BY checked_at DESC, id DESC"
+        sql = f"SELECT * FROM observations{where} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

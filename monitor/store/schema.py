@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA_V1",
     "SCHEMA_V2",
     "SCHEMA_V3",
+    "SCHEMA_V4",
     "Migration",
     "legacy_backoff",
     "migrate",
@@ -234,7 +235,42 @@ def _m3_backoffs(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m1_initial, _m2_deliveries, _m3_backoffs)
+SCHEMA_V4 = (
+    """
+    CREATE TABLE plans (
+        watch    TEXT PRIMARY KEY,
+        next_run TEXT NOT NULL,  -- UTC ISO 8601: when the daemon planned to check next
+        reason   TEXT NOT NULL,  -- monitor.schedule.Reason
+        config   TEXT NOT NULL   -- fingerprint of the watch's config when it was planned
+    )
+    """,
+    """
+    CREATE TABLE daily_checks (
+        day      TEXT    NOT NULL,  -- local date (the config's time zone when pruned)
+        watch    TEXT    NOT NULL,
+        calendar TEXT    NOT NULL,
+        status   TEXT    NOT NULL,
+        checks   INTEGER NOT NULL CHECK (checks >= 0),
+        PRIMARY KEY (day, watch, calendar, status)
+    )
+    """,
+)
+"""Version 4: each watch's planned next check (kept across restarts), and the daily
+check counts of pruned observations (what ``stats`` needs beyond ``[monitor] keep``)."""
+
+
+def _m4_plans_and_retention(db: sqlite3.Connection) -> None:
+    """Version 4: saved plans and daily counts of pruned observations."""
+    for statement in SCHEMA_V4:
+        db.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _m1_initial,
+    _m2_deliveries,
+    _m3_backoffs,
+    _m4_plans_and_retention,
+)
 """Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 
 Append a function to add a version; never edit or reorder a released one."""
