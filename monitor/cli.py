@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from monitor import __version__
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 __all__ = ["main"]
+
+# httpx imports its optional command-line client (httpx._main: click and pygments, about
+# 1.3 MiB resident) whenever those happen to be installed, and apprise installs click;
+# rdv-monitor never runs that client. httpx itself treats an ImportError there as "CLI
+# not installed" (httpx.main then says so), and marking the module absent before httpx
+# is first imported (it is imported lazily, by the commands) gives exactly that.
+sys.modules.setdefault("httpx._main", None)
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -454,7 +461,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _VERBOSE_HELP = "more log output: -v our debug lines, -vv also the libraries' (secrets masked)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With ``words`` (the command line), a sub-command's own
+    options are added only if its name is among them: adding them may import its module
+    (the simulator's is a web server) and the daemon must not carry what it never runs.
+    ``rdv-monitor --help`` needs only the sub-commands' names and help lines."""
     parser = argparse.ArgumentParser(
         prog="rdv-monitor",
         description="Watch French prefecture appointment calendars and get told when a slot "
@@ -465,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, arguments, func in _COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        arguments(p)
+        if words is None or name in words:
+            arguments(p)
         # Also after the command (`run -c FILE -v`, as people type it); its own dest, or
         # the sub-command's default would overwrite a -v given before the command.
         p.add_argument(
@@ -519,8 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(words).parse_args(words)
     args.verbose += args.verbose_after
     _setup_logging(args.verbose)
     from monitor.secrets import active
