@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,15 @@ __all__ = ["main"]
 # not installed" (httpx.main then says so), and marking the module absent before httpx
 # is first imported (it is imported lazily, by the commands) gives exactly that.
 sys.modules.setdefault("httpx._main", None)
+# requests (apprise's HTTP library) imports charset_normalizer (~2 MiB resident: compiled
+# detector and its tables) to guess the encoding of answers that do not declare one;
+# without it requests decodes them as UTF-8 (its documented fallback), which is all the
+# daemon needs: apprise reads a service's status code, and its error text only for a log
+# line. requests warns once at import that no detector is installed; that is the point.
+sys.modules.setdefault("charset_normalizer", None)
+warnings.filterwarnings(
+    "ignore", message="Unable to find acceptable character detection", module="requests"
+)
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
