@@ -12,13 +12,13 @@ import asyncio
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import MonitorError, UsageError
 from monitor.lang import LANGUAGES
+from monitor.lean import leave_out_unused_modules
 
 if TYPE_CHECKING:
     from monitor.config import CalendarRef, Config, Watch
@@ -27,21 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-# httpx imports its optional command-line client (httpx._main: click and pygments, about
-# 1.3 MiB resident) whenever those happen to be installed, and apprise installs click;
-# rdv-monitor never runs that client. httpx itself treats an ImportError there as "CLI
-# not installed" (httpx.main then says so), and marking the module absent before httpx
-# is first imported (it is imported lazily, by the commands) gives exactly that.
-sys.modules.setdefault("httpx._main", None)
-# requests (apprise's HTTP library) imports charset_normalizer (~2 MiB resident: compiled
-# detector and its tables) to guess the encoding of answers that do not declare one;
-# without it requests decodes them as UTF-8 (its documented fallback), which is all the
-# daemon needs: apprise reads a service's status code, and its error text only for a log
-# line. requests warns once at import that no detector is installed; that is the point.
-sys.modules.setdefault("charset_normalizer", None)
-warnings.filterwarnings(
-    "ignore", message="Unable to find acceptable character detection", module="requests"
-)
+
+# Before any command imports httpx or apprise: see monitor.lean.
+leave_out_unused_modules()
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
