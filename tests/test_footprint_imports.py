@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import apprise
 import pytest
@@ -45,7 +46,7 @@ print(json.dumps({"modules": loaded, "sent": result.ok, "status": status}))
 """
 
 
-def _start(config: Path, url: str) -> tuple[dict[str, object], str]:
+def _start(config: Path, url: str) -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, "-c", _DAEMON_START, str(config), url],
         capture_output=True,
@@ -58,7 +59,7 @@ def _start(config: Path, url: str) -> tuple[dict[str, object], str]:
 
 
 @pytest.fixture
-def sim() -> SimPrefecture:
+def sim() -> Iterator[SimPrefecture]:
     with SimPrefecture() as prefecture:
         yield prefecture
 
@@ -74,7 +75,7 @@ def test_daemon_start_loads_only_the_plugin_its_config_uses(
         )
         facts, stderr = _start(config, sim.booking_url(29396))
         assert target.wait_for(1, timeout=10)
-    modules = set(facts["modules"])  # type: ignore[arg-type]
+    modules = set(facts["modules"])
     plugins = {m for m in modules if m.startswith("apprise.plugins.")}
     assert plugins == {"apprise.plugins.base", "apprise.plugins.custom_json"}
     # Sending still works through requests (without its encoding detector)...
@@ -98,7 +99,7 @@ def test_metrics_on_loads_prometheus(
             {"urls": [target.url]},
         )
         facts, _ = _start(config, sim.booking_url(29396))
-    assert "prometheus_client" in facts["modules"]  # type: ignore[operator]
+    assert "prometheus_client" in facts["modules"]
 
 
 def test_every_scheme_found_maps_to_the_class_apprise_itself_uses() -> None:
@@ -127,6 +128,7 @@ def test_every_scheme_found_maps_to_the_class_apprise_itself_uses() -> None:
 )
 def test_plugin_equals_what_apprise_builds(url: str) -> None:
     ours, theirs = instantiate(url), apprise.Apprise.instantiate(url)
+    assert ours is not None and theirs is not None
     assert type(ours) is type(theirs)
     assert ours.url() == theirs.url()
     assert ours.url(privacy=True) == theirs.url(privacy=True)
