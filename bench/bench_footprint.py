@@ -19,7 +19,9 @@ a local apprise ``json://`` receiver started here (nothing leaves the machine):
 It uses public surfaces only, so that it survives refactors: the
 ``rdv-monitor`` console script with a TOML config, the simulator's
 :class:`SimPrefecture` (its states and request counter), and the daemon's
-metrics endpoint (``[monitor] metrics``) to count checks in (b). Run:
+metrics endpoint (``[monitor] metrics``) to count checks in (c), and its state
+database (read-only) to count them in (b), where the daemon runs without metrics as
+users run it by default. Run:
 ``.venv/bin/python bench/bench_footprint.py [--seconds 60]``. It prints figures;
 it asserts nothing.
 """
@@ -32,6 +34,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -39,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -246,6 +249,20 @@ def checks_done(port: int) -> int:
     )
 
 
+def checks_recorded(state_dir: Path) -> int:
+    """Calendar checks so far, from the daemon's state database (read-only; 0 until it
+    exists). (b) counts this way so that the daemon runs as users run it, without the
+    metrics endpoint, whose library would be counted in its memory."""
+    path = state_dir / "state.db"
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            return int(db.execute("SELECT count(*) FROM observations").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def quiet_for(sim: SimPrefecture, seconds: float, timeout: float) -> bool:
     """Wait until the simulator received requests, then none for ``seconds``."""
     deadline = time.monotonic() + timeout
@@ -302,18 +319,18 @@ def measure_rss(
         time.sleep(1.0)  # let the allocator settle after the run
         idle_rss = rss_mib(proc.pid)
 
-    port = free_port()
-    busy = write_config(setup, "busy", CALENDARS, interval="2s", metrics=port)
+    busy = write_config(setup, "busy", CALENDARS, interval="2s")
+    state = setup.directory / "busy"
     sent0 = receiver.count
     samples: list[Sample] = []
     with daemon(busy) as proc:
-        wait_until(lambda: checks_done(port) > 0, 60, poll=0.1)
+        wait_until(lambda: checks_recorded(state) > 0, 60, poll=0.1)
         start = time.monotonic()
         turn, toggled = 0, start
         while (now := time.monotonic()) - start < seconds:
             if not samples or now - samples[-1].at - start >= every:
                 sample = Sample(
-                    now - start, rss_mib(proc.pid), checks_done(port), receiver.count - sent0
+                    now - start, rss_mib(proc.pid), checks_recorded(state), receiver.count - sent0
                 )
                 samples.append(sample)
             if now - toggled >= 5.0:  # one calendar opens, the previous one closes: 2 alerts
@@ -323,7 +340,7 @@ def measure_rss(
             time.sleep(0.1)
         now = time.monotonic()
         samples.append(
-            Sample(now - start, rss_mib(proc.pid), checks_done(port), receiver.count - sent0)
+            Sample(now - start, rss_mib(proc.pid), checks_recorded(state), receiver.count - sent0)
         )
         close_slots(sim)
     return at_start, idle_rss, samples
@@ -408,7 +425,8 @@ def main(argv: list[str] | None = None) -> None:
         slope = (last.rss - first.rss) / max(last.at - first.at, 1e-9) * 60
         print(
             f"    after {last.checks} checks and {last.deliveries} deliveries: "
-            f"{last.rss:.1f} MiB (max {max(s.rss for s in samples):.1f}, "
+            f"{last.rss:.1f} MiB = {last.rss * 2**20 / 1e6:.1f} MB "
+            f"(max {max(s.rss for s in samples):.1f} MiB, "
             f"drift over the 2nd half {slope:+.2f} MiB/min)"
         )
     print(

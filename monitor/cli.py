@@ -12,13 +12,14 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import MonitorError, UsageError
 from monitor.lang import LANGUAGES
+from monitor.lean import leave_out_unused_modules
 
 if TYPE_CHECKING:
     from monitor.config import CalendarRef, Config, Watch
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 __all__ = ["build_parser", "command_names", "main"]
+
+
+# Before any command imports httpx or apprise: see monitor.lean.
+leave_out_unused_modules()
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -491,7 +496,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _VERBOSE_HELP = "more log output: -v our debug lines, -vv also the libraries' (secrets masked)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With ``words`` (the command line), a sub-command's own
+    options are added only if its name is among them: adding them may import its module
+    (the simulator's is a web server) and the daemon must not carry what it never runs.
+    ``rdv-monitor --help`` needs only the sub-commands' names and help lines."""
     parser = argparse.ArgumentParser(
         prog="rdv-monitor",
         description="Watch French prefecture appointment calendars and get told when a slot "
@@ -502,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, arguments, func in _COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        arguments(p)
+        if words is None or name in words:
+            arguments(p)
         # Also after the command (`run -c FILE -v`, as people type it); its own dest, or
         # the sub-command's default would overwrite a -v given before the command.
         p.add_argument(
@@ -572,8 +582,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(words).parse_args(words)
     args.verbose += args.verbose_after
     _setup_logging(args.verbose)
     from monitor.secrets import active

@@ -189,12 +189,15 @@ def _tokenish(text: str) -> bool:
 
 
 def apprise_instance(url: str) -> Any:
-    """apprise's plugin object for ``url``, or ``None`` if apprise does not accept it."""
-    import apprise
+    """apprise's plugin object for ``url``, or ``None`` if apprise does not accept it.
+
+    Built from its one plugin module when possible (:mod:`monitor.apprise_plugins`):
+    loading all of apprise's plugins costs the daemon about 10 MiB for nothing."""
+    from monitor.apprise_plugins import instantiate
 
     with shared_sink().collect():
         try:
-            return apprise.Apprise.instantiate(url)
+            return instantiate(url)
         except Exception:  # a plugin bug must not become a traceback at config time
             return None
 

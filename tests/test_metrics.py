@@ -1,4 +1,4 @@
-"""The optional Prometheus endpoint: unit tests of :class:`monitor.metrics.Metrics`, and the
+"""The optional Prometheus endpoint: unit tests of :class:`monitor.prometheus.Metrics`, and the
 real daemon scraped over HTTP while it watches the simulated prefecture."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.errors import MonitorError, UsageError
 from monitor.events import Event
-from monitor.metrics import Metrics, MetricsAddressError, NoMetrics
+from monitor.metrics import NoMetrics
 from monitor.observation import Observation, Status
+from monitor.prometheus import Metrics, MetricsAddressError
 from monitor.sites.ezbooking.sim import SimPrefecture
 from monitor.store import StoreError
 from tests.conftest import RENEWAL

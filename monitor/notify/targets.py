@@ -183,11 +183,12 @@ def _problems(records: Sequence[logging.LogRecord]) -> list[logging.LogRecord]:
 
 
 def _from_url(url: str, tags: frozenset[str]) -> Target:
-    import apprise
+    # One plugin module rather than apprise's ~190 (see monitor.apprise_plugins).
+    from monitor.apprise_plugins import instantiate
 
     with _shared_sink().collect() as records:
         try:
-            plugin = apprise.Apprise.instantiate(url)
+            plugin = instantiate(url)
         except Exception as exc:
             plugin = None
             records.append(logging.makeLogRecord({"msg": str(exc), "levelno": logging.ERROR}))

@@ -1,0 +1,59 @@
+"""Keep optional modules the daemon never uses out of its memory (issue 12).
+
+Some libraries import an optional module whenever it happens to be installed: httpx its
+command-line client, requests an encoding detector. Each treats an ImportError as "not
+installed" and carries on; :func:`leave_out_unused_modules`, called by :mod:`monitor.cli`
+before any command imports them, makes those imports fail that way. About 3.3 MiB of
+resident memory for a daemon that would never call them
+(``bench/bench_footprint.py`` measures it; ``tests/test_footprint_imports.py`` checks
+that fetching and sending still work).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+__all__ = ["leave_out_unused_modules"]
+
+
+class _LeftOut(importlib.abc.MetaPathFinder):
+    """Makes ``import NAME`` fail as if NAME were not installed, for optional modules that
+    libraries import when present and that the daemon never uses (their memory is pure
+    cost: issue 12). Each library below treats the ImportError as "not installed"."""
+
+    NAMES = frozenset(
+        {
+            # httpx imports its optional command-line client (click and pygments, about
+            # 1.3 MiB resident) whenever those happen to be installed, and apprise installs
+            # click; rdv-monitor never runs it (httpx.main then says it is not installed).
+            "httpx._main",
+            # requests (apprise's HTTP library) imports charset_normalizer (~2 MiB: a
+            # compiled detector and its tables) to guess the encoding of answers that do not
+            # declare one; without it requests decodes them as UTF-8, its documented
+            # fallback, which is all apprise needs (a status code, an error text to log).
+            "charset_normalizer",
+        }
+    )
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname in self.NAMES:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+def leave_out_unused_modules() -> None:
+    """Install :class:`_LeftOut` (once) ahead of every other importer; call it before
+    httpx or apprise is first imported."""
+    if not any(isinstance(finder, _LeftOut) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LeftOut())
+    # requests warns once at import that it has no encoding detector: that is the point.
+    warnings.filterwarnings(
+        "ignore", message="Unable to find acceptable character detection", module="requests"
+    )
