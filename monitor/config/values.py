@@ -428,8 +428,9 @@ def check_apprise_url(value: object) -> str:
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
         )
     scheme = url.split("://", 1)[0].lower()
-    schemas = apprise_schemes()
     accepted = apprise_instance(url) is not None
+    # The list of every service loads every apprise plugin: only for an address refused.
+    schemas = {} if accepted else apprise_schemes()
     known = accepted or scheme in schemas or (not schemas and scheme not in ("http", "https"))
     if not known:
         raise fail(_unknown_service(masked, scheme, schemas, wiki))
