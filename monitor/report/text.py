@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
-from monitor.durations import DurationTooLongError, parse_duration
+from monitor.durations import DurationTooLongError, parse_duration, span
 from monitor.observation import Status
 from monitor.render import RESET, STATUS_COLOURS
 
@@ -31,21 +31,6 @@ __all__ = [
 def stamp(when: datetime, tz: tzinfo) -> str:
     """``Mon 2026-12-07 08:01`` in ``tz`` (the format of ``rdv-monitor check``)."""
     return when.astimezone(tz).strftime("%a %Y-%m-%d %H:%M")
-
-
-def span(seconds: float) -> str:
-    """A duration for people: the two largest units, e.g. ``3 d 4 h``, ``4 min 48 s``, ``12 s``.
-
-    Negative values are shown as zero (clocks between machines may disagree a little).
-    """
-    total = max(0, round(seconds))
-    amounts: list[tuple[int, str]] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        count, total = divmod(total, size)
-        amounts.append((count, unit))
-    first = next((i for i, (count, _) in enumerate(amounts) if count), len(amounts) - 1)
-    shown = [a for a in amounts[first : first + 2] if a[0] or a is amounts[first]]
-    return " ".join(f"{count} {unit}" for count, unit in shown)
 
 
 def ago(when: datetime, now: datetime) -> str:
