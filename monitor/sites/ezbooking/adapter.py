@@ -314,8 +314,9 @@ class EzBookingAdapter(SiteAdapter):
                     log.debug("%s: new session; sending the kept step-1 form with it", self.url)
                     choice = kept[1]
                     asked = reused = True
-                    fresh = step1.refreshed(form)
-                    response = await self._submit(fresh, choose={"planning": choice.value})
+                    # Kept as refreshed: the next check sends the new session's token.
+                    self._step1 = step1.refreshed(form)
+                    response = await self._submit(self._step1, choose={"planning": choice.value})
                 elif (target := _location(response)) is not None:
                     log.debug("%s: the conditions led elsewhere than step 1: %s", self.url, target)
                     response = await self.fetcher.get(target)
