@@ -9,12 +9,15 @@ step further, to the week table, only to *read* the slot dates. It never
 follows a slot link (``/5/<timestamp>``): that would start a booking.
 
 Requests per check: the first check of a watch walks landing → conditions →
-step 1 → result (5 requests) and keeps step 1's form; later checks submit
-that form straight away (2 requests: the POST and its redirect's answer).
-The form token is the session's (eZ's ``ezxform_token``), so an expired
-session, which shows up as the landing page again, is re-established on the
-spot and the kept form sent with the landing page's fresh fields, without
-fetching step 1. Open slots add the week tables read until the first free one.
+step 1 → result (5 requests, each needed: see the README) and keeps step 1's
+form; later checks submit that form straight away (2 requests: the POST and
+its redirect's answer). The form token is the session's (eZ's
+``ezxform_token``), so an expired session, which shows up as the landing page
+again, is re-established on the spot and the kept form sent with the landing
+page's fresh fields, without fetching step 1. Once a session was seen to be
+forgotten after some idle time (:mod:`~monitor.sites.ezbooking.session_life`),
+a check idle that long starts at the landing page: 4 requests, no bounce.
+Open slots add the week tables read until the first free one.
 
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
