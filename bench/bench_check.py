@@ -3,7 +3,10 @@
 Prints:
 * HTTP requests per calendar check, counted at the simulator: cold (the first
   check of a new watch, nothing known yet), warm (what the daemon pays on
-  every poll) and after the site expired the session, slots closed and open;
+  every poll), after the site dropped every session (a restart: no warning),
+  and after a long idle time, the first time (the kept form bounces) and once
+  the adapter has learned how long the site keeps an idle session; slots
+  closed and open;
 * wall time per calendar check on loopback (dominated by our own code);
 * peak RSS of ``rdv-monitor check`` over 10 calendars, in a fresh process.
 
@@ -24,7 +27,9 @@ from datetime import time as dtime
 from pathlib import Path
 
 from monitor.check import Checker
-from monitor.config import load_config
+from monitor.config import CalendarRef, load_config
+from monitor.http import Fetcher, HostGate
+from monitor.sites.ezbooking.adapter import EzBookingAdapter
 from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
 from monitor.sites.ezbooking.sim.model import monday_of
 
@@ -68,12 +73,14 @@ async def requests_per_check(
         figures["cold, closed (first check, nothing known)"] = await count(watch.calendars[:1])
         figures["warm, closed"] = await count(list(watch.calendars) * ROUNDS)
         sim.expire_sessions()
-        figures["session expired, closed (step 1 known)"] = await count(watch.calendars[:1])
+        figures["sessions dropped by the site, closed (step 1 known)"] = await count(
+            watch.calendars[:1]
+        )
         sim.set_state(BOOKING, OPEN, "available", slots=next_week())
         open_calendar = [c for c in watch.calendars if c.display == OPEN]
         figures["warm, open (slot dates next week)"] = await count(open_calendar * ROUNDS)
         sim.expire_sessions()
-        figures["session expired, open (step 1 known)"] = await count(open_calendar)
+        figures["sessions dropped by the site, open (step 1 known)"] = await count(open_calendar)
     async with Checker(config) as checker:
         adapter = await checker.adapter(watch)
         sim.reset_counters()
@@ -81,6 +88,44 @@ async def requests_per_check(
         figures["cold, open (first check, nothing known)"] = float(sim.requests)
         sim.set_state(BOOKING, OPEN, "full")
     return figures, timings
+
+
+async def idle_expiry() -> dict[str, float]:
+    """Requests of checks after long idle times, on a clock shared by site and adapter.
+
+    The site keeps an idle session 1440 s (PHP's default). The first idle of an
+    hour finds the session gone by surprise (the kept form bounces); after it, a
+    session idle that long is known to be gone and the check starts at the landing page.
+    """
+    now = [0.0]
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=PARIS)
+    figures: dict[str, float] = {}
+
+    async def after(site: EzBookingAdapter, calendar: CalendarRef, idle: float) -> float:
+        now[0] += idle
+        sim.reset_counters()
+        await site.check(calendar, watch="bench")
+        return float(sim.requests)
+
+    with SimPrefecture(clock=lambda: now[0]) as sim:
+        sim.set_state(BOOKING, OPEN, "available", slots=next_week())
+        for token, kind in (("3.1", "closed"), (OPEN, "open")):
+            site = EzBookingAdapter(  # a new watch: nothing learned yet
+                sim.booking_url(BOOKING),
+                Fetcher(gate=HostGate(0.0)),
+                clock=lambda: start + timedelta(seconds=now[0]),
+            )
+            calendar = CalendarRef.model_validate(token)
+            try:
+                await after(site, calendar, 0)  # cold
+                await after(site, calendar, 30)  # warm
+                figures[f"idle 1 h, first time, {kind}"] = await after(site, calendar, 3600)
+                await after(site, calendar, 30)
+                learned = await after(site, calendar, 3600)
+                figures[f"idle 1 h, idle limit learned, {kind}"] = learned
+            finally:
+                await site.fetcher.aclose()
+    return figures
 
 
 def next_week() -> list[datetime]:
@@ -105,11 +150,12 @@ def main() -> None:
         path = write_config(Path(tmp), sim.booking_url(BOOKING))
         figures, timings = asyncio.run(requests_per_check(path, sim))
         rss = peak_rss_of_check(path)
+    figures.update(asyncio.run(idle_expiry()))
     print("bench_check (simulated prefecture on 127.0.0.1)")
     print(f"  requests per calendar check, warm session   : {figures['warm, closed']:.2f}")
     print("  requests per calendar check, counted at the site:")
     for situation, figure in figures.items():
-        print(f"    {situation:<44}: {figure:.2f}")
+        print(f"    {situation:<52}: {figure:.2f}")
     median = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=20)[-1]
     print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -21,7 +22,7 @@ from monitor.config import CalendarRef, load_config
 from monitor.http import Fetcher, HostGate
 from monitor.observation import Observation, Status
 from monitor.sites.ezbooking.adapter import EzBookingAdapter
-from monitor.sites.ezbooking.sim import PARIS, SimPrefecture
+from monitor.sites.ezbooking.sim import PARIS, SimPrefecture, default_slots
 from monitor.sites.ezbooking.sim.flow import Request
 from monitor.sites.ezbooking.sim.model import monday_of
 from tests.conftest import RENEWAL
@@ -243,3 +244,152 @@ def test_a_site_that_does_not_answer_is_dated_when_we_gave_up() -> None:
     (obs,) = _run(site, None)
     assert obs.status is Status.DOWN
     assert obs.checked_at == start + timedelta(seconds=30)
+
+
+# ── How long the site keeps an idle session ──────────────────────────────────
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+CLOSED = [
+    ("GET", BOOKING, 200),
+    ("POST", BOOKING, 302),
+    ("POST", f"{BOOKING}/1", 302),
+    ("GET", f"{BOOKING}/2", 200),
+]
+"""A new session with step 1 known: landing, conditions, the kept choice, its answer."""
+BOUNCED = [("POST", f"{BOOKING}/1", 302), *CLOSED]
+"""The kept form sent into a forgotten session, then the same new session."""
+
+
+class Clock:
+    """One clock for the site's session lifetimes and the adapter's idle times."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=self.seconds)
+
+
+@pytest.fixture
+def timed() -> Iterator[tuple[SimPrefecture, Clock]]:
+    clock = Clock()
+    with SimPrefecture(clock=clock.monotonic) as prefecture:  # PHP's 1440 s lifetime
+        yield prefecture, clock
+
+
+def _session(
+    sim: SimPrefecture, clock: Clock, *steps: float | Callable[[], object]
+) -> list[tuple[Observation, list]]:
+    """One adapter, one session: a number waits that many seconds then checks 3.1; a
+    callable acts on the site before the next check. Each check's observation and the
+    site's request log for it."""
+    site = EzBookingAdapter(sim.booking_url(RENEWAL), Fetcher(gate=HostGate(0.0)), clock=clock.now)
+    calendar = CalendarRef.model_validate("3.1")
+
+    async def run() -> list[tuple[Observation, list]]:
+        seen = []
+        try:
+            for step in steps:
+                if callable(step):
+                    step()
+                    continue
+                clock.seconds += step
+                sim.reset_counters()
+                seen.append((await site.check(calendar, watch="w"), sim.request_log))
+        finally:
+            await site.fetcher.aclose()
+        return seen
+
+    return asyncio.run(run())
+
+
+def _logs(seen: list[tuple[Observation, list]]) -> list[list]:
+    """The request logs of checks that must all have said 3.1 is full."""
+    for obs, _ in seen:
+        assert obs.status is Status.FULL, obs.detail
+        assert obs.label is not None and "3.1" in obs.label
+    return [log for _, log in seen]
+
+
+def test_after_the_site_forgot_an_idle_session_once_later_ones_cost_four(timed, caplog):
+    sim, clock = timed
+    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking.adapter"):
+        cold, warm, first_expiry, warm_again, later_expiry, warm_last = _logs(
+            _session(sim, clock, 0, 30, 3600, 30, 4000, 30)
+        )
+    assert len(cold) == 5
+    assert len(warm) == len(warm_again) == len(warm_last) == 2
+    assert first_expiry == BOUNCED, "nothing known yet: the kept form is tried first"
+    assert later_expiry == CLOSED, "idle longer than the site keeps a session: 4, no bounce"
+    assert "forgot the session after 3600 s idle" in caplog.text
+    assert "starting at its first page" in caplog.text
+
+
+def test_a_session_wiped_at_an_ordinary_idle_time_teaches_nothing(timed):
+    """A server restart forgets sessions after any idle time: later checks stay warm."""
+    sim, clock = timed
+    logs = _logs(_session(sim, clock, 0, 30, 30, sim.expire_sessions, 30, 31, 45))
+    assert logs[3] == BOUNCED  # the wipe itself cannot be foreseen
+    assert [len(log) for log in logs[4:]] == [2, 2]
+
+
+def test_a_limit_learned_from_a_wipe_is_dropped_when_the_session_outlives_it(timed, caplog):
+    """Wiped before any warm check: taken as the limit once, then proven wrong for free."""
+    sim, clock = timed
+    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking.adapter"):
+        logs = _logs(_session(sim, clock, 0, sim.expire_sessions, 30, 30, 30))
+    assert logs[1] == BOUNCED
+    assert logs[2] == CLOSED, "30 s idle now counts as forgotten: the landing page first"
+    assert "outlived 30 s idle after all" in caplog.text
+    assert len(logs[3]) == 2
+
+
+# ── The site refuses a reused form token (over the real loopback server) ─────
+
+REFUSED_THEN_SHOWN = [
+    ("POST", f"{BOOKING}/1", 200),  # step 1 again, with eZ's token error and a new token
+    ("POST", f"{BOOKING}/1", 302),  # the form it showed
+]
+
+
+def test_a_refused_token_on_a_warm_check_costs_one_post_more(timed, caplog):
+    sim, clock = timed
+    with caplog.at_level(logging.DEBUG, logger="monitor.sites.ezbooking.adapter"):
+        logs = _logs(_session(sim, clock, 0, 30, lambda: sim.refuse_form_tokens(1), 30, 30))
+    assert logs[2] == [*REFUSED_THEN_SHOWN, ("GET", f"{BOOKING}/2", 200)]
+    assert "refused the kept step-1 form" in caplog.text
+    assert len(logs[3]) == 2, "warm again with the new token"
+
+
+def test_a_refused_token_with_open_slots_still_reads_them(timed):
+    sim, clock = timed
+    slot = (datetime.now(PARIS) + timedelta(days=1)).replace(hour=9, minute=0, second=0)
+    sim.set_state(RENEWAL, "3.1", "available", slots=[slot])
+    seen = _session(sim, clock, 0, lambda: sim.refuse_form_tokens(1), 30)
+    obs, log = seen[-1]
+    assert obs.status is Status.AVAILABLE and obs.slots
+    assert log[:3] == [*REFUSED_THEN_SHOWN, ("GET", f"{BOOKING}/3", 200)]
+    assert len(log) <= 3 + 2, "two week tables at most (this week and the next)"
+    assert sim.booking_attempts == 0
+
+
+def test_a_refused_token_in_a_new_session_falls_back_within_the_check(timed):
+    """The landing page's token refused too: still full, within one check, at most 6."""
+    sim, clock = timed
+    logs = _logs(_session(sim, clock, 0, 30, 3600, 30, lambda: sim.refuse_form_tokens(1), 4000, 30))
+    assert logs[4][:2] == [("GET", BOOKING, 200), ("POST", BOOKING, 200)]
+    assert len(logs[4]) <= 6
+    assert len(logs[5]) == 2
+
+
+def test_a_site_that_keeps_refusing_is_unknown_never_available(timed):
+    sim, clock = timed
+    sim.set_state(RENEWAL, "3.1", "available", slots=default_slots(datetime.now(PARIS).date()))
+    seen = _session(sim, clock, 0, lambda: sim.refuse_form_tokens(5), 30)
+    obs, log = seen[-1]
+    assert obs.status is Status.UNKNOWN
+    assert "showed the calendar choice again" in obs.detail
+    assert len(log) == 2

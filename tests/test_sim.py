@@ -479,6 +479,57 @@ def test_expired_sessions_bounce_to_the_landing_page(
     assert token_of(landing) != token
 
 
+def test_refused_form_tokens_show_the_page_again_with_a_new_token(
+    sim: SimPrefecture, client: httpx.Client
+) -> None:
+    token, _ = enter(client, sim, 29396)
+    sim.refuse_form_tokens(1)
+    refused = choose(client, sim, 29396, "3.1", token)
+    assert refused.status_code == 200 and h2(refused) == "Choix de la nature du rendez-vous"
+    assert "plus valide" in one(tree(refused), ".Berror").text()
+    fresh = token_of(refused)
+    assert fresh != token, "a new token, the session kept"
+    assert choose(client, sim, 29396, "3.1", token).status_code == 200, "the old one is dead"
+    answer = choose(client, sim, 29396, "3.1", fresh)
+    assert (answer.status_code, answer.headers["location"]) == (302, "/booking/create/29396/2")
+    assert sim.tokens_refused == 1
+    assert client.get("/__sim__/stats").json()["tokens_to_refuse"] == 0
+
+
+def test_refused_tokens_on_the_landing_page_and_through_the_control_endpoint(
+    sim: SimPrefecture, client: httpx.Client
+) -> None:
+    assert client.post("/__sim__/refuse-tokens", content=b'{"count": 2}').status_code == 204
+    assert client.get("/__sim__/stats").json()["tokens_to_refuse"] == 2
+    token, refused = enter(client, sim, 29396)
+    assert refused.status_code == 200 and tree(refused).css_first("input#condition")
+    assert token_of(refused) != token
+    _, again = enter(client, sim, 29396)
+    assert again.status_code == 200, "the second refusal"
+    _, accepted = enter(client, sim, 29396)
+    assert accepted.status_code == 302
+    assert client.post("/__sim__/refuse-tokens", content=b'{"count": 0}').status_code == 204
+    bad = client.post("/__sim__/refuse-tokens", content=b'{"count": -1}')
+    assert bad.status_code == 400 and '"count"' in bad.json()["error"]
+    missing = client.post("/__sim__/refuse-tokens", content=b"{}")
+    assert missing.status_code == 400 and 'missing field "count"' in missing.json()["error"]
+    with pytest.raises(ValueError, match="count"):
+        sim.refuse_form_tokens(-1)
+
+
+def test_sessions_expire_on_the_clock_given() -> None:
+    now = [0.0]
+    with (
+        SimPrefecture(clock=lambda: now[0]) as prefecture,
+        httpx.Client(base_url=prefecture.base_url, trust_env=False) as browser,
+    ):
+        enter(browser, prefecture, 29396)
+        now[0] += 1440.0
+        assert browser.get("/booking/create/29396/1").status_code == 200, "just in time"
+        now[0] += 1440.5
+        assert browser.get("/booking/create/29396/1").status_code == 302
+
+
 def test_sessions_expire_after_their_lifetime(sim: SimPrefecture, client: httpx.Client) -> None:
     sim.session_ttl = 0.2
     enter(client, sim, 29396)
@@ -1037,5 +1088,6 @@ def test_cli_help_documents_the_controls() -> None:
         "haproxy_504_timeout",
         "typo",
         "/__sim__/reset",
+        "/__sim__/refuse-tokens",
     ):
         assert words in done.stdout

@@ -9,12 +9,15 @@ step further, to the week table, only to *read* the slot dates. It never
 follows a slot link (``/5/<timestamp>``): that would start a booking.
 
 Requests per check: the first check of a watch walks landing → conditions →
-step 1 → result (5 requests) and keeps step 1's form; later checks submit
-that form straight away (2 requests: the POST and its redirect's answer).
-The form token is the session's (eZ's ``ezxform_token``), so an expired
-session, which shows up as the landing page again, is re-established on the
-spot and the kept form sent with the landing page's fresh fields, without
-fetching step 1. Open slots add the week tables read until the first free one.
+step 1 → result (5 requests, each needed: see the README) and keeps step 1's
+form; later checks submit that form straight away (2 requests: the POST and
+its redirect's answer). The form token is the session's (eZ's
+``ezxform_token``), so an expired session, which shows up as the landing page
+again, is re-established on the spot and the kept form sent with the landing
+page's fresh fields, without fetching step 1. Once a session was seen to be
+forgotten after some idle time (:mod:`~monitor.sites.ezbooking.session_life`),
+a check idle that long starts at the landing page: 4 requests, no bounce.
+Open slots add the week tables read until the first free one.
 
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
@@ -41,6 +44,8 @@ from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter
 from monitor.sites.ezbooking.classify import STEP3_TITLE, classify_page
 from monitor.sites.ezbooking.forms import Choice, Form, find_booking_form
 from monitor.sites.ezbooking.naming import NAMING
+from monitor.sites.ezbooking.offered import cut, no_such_calendar
+from monitor.sites.ezbooking.session_life import SessionLife
 
 __all__ = ["EzBookingAdapter"]
 
@@ -55,12 +60,6 @@ MAX_PAGES = 8
 MAX_DETAIL = 1000
 """Characters of an observation's detail, at most. It is stored with every check,
 put in events and logs, and it may quote a page: a hostile page must not make it huge."""
-MAX_LISTED_CALENDARS = 20
-"""Calendars named in a "no such calendar" detail; the rest are counted."""
-MAX_LABEL = 120
-"""Characters of one calendar label quoted in a detail."""
-MAX_LISTED_CHARS = 700
-"""Characters of that list, at most, so that the advice after it fits in :data:`MAX_DETAIL`."""
 _SINGLE_CALENDAR = "(This booking has a single calendar; it answered for it.)"
 _UNKNOWN_ON_FETCH_ERROR = frozenset({"redirect", "bad_url", "off_site"})
 """FetchError kinds that say "the site sent us somewhere we will not go", not "it is down"."""
@@ -103,6 +102,7 @@ class EzBookingAdapter(SiteAdapter):
         self._step1: Form | None = None
         """Step 1's form as last shown: the next check submits it without fetching it again."""
         self._calendars: tuple[CalendarInfo, ...] = ()
+        self._life = SessionLife()
         self._reported: set[type[BaseException]] = set()
 
     @property
@@ -161,6 +161,10 @@ class EzBookingAdapter(SiteAdapter):
         except FetchError as exc:
             status = Status.UNKNOWN if exc.kind in _UNKNOWN_ON_FETCH_ERROR else Status.DOWN
             outcome = _Outcome(None, None, Verdict(status, str(exc)), read_at=self.clock())
+        if outcome.response is not None and outcome.response.status < 400:
+            # An answer of the booking module itself (not of the front): the session's
+            # idle clock restarts here.
+            self._life.last_contact = self.clock()
         return outcome
 
     def _failed(self, exc: Exception, calendar: CalendarSpec | None) -> Verdict:
@@ -200,8 +204,19 @@ class EzBookingAdapter(SiteAdapter):
         form means walking from step 1.
         """
         kept = None if stop_at_choice else self._kept_choice(calendar)
+        idle = self._life.idle(self.clock())
+        planned = kept is not None and self._life.expired(idle)
+        """Starting at the landing page because the session is known to be forgotten."""
+        first_kept = kept is not None and not planned
         choice: Choice | None = None
-        if kept is not None:
+        if planned:
+            log.debug(
+                "%s: idle %.0f s, longer than the site keeps a session; starting at its first page",
+                self.url,
+                idle,
+            )
+            response = await self.fetcher.get(self.url)
+        elif kept is not None:
             step1, choice = kept
             log.debug("%s: sending the kept step-1 form (%s)", self.url, choice.label)
             response = await self._submit(step1, choose={"planning": choice.value})
@@ -218,6 +233,9 @@ class EzBookingAdapter(SiteAdapter):
             page = parse_page(response.headers, response.body)
             verdict = classify_page(response.status, response.headers, page, url=response.url)
             form = find_booking_form(page, response.url)
+            if first_kept:
+                first_kept = False
+                self._learn(idle, response, form)
             if verdict.status is not Status.UNKNOWN or response.status != 200 or form is None:
                 unasked = (
                     calendar is not None
@@ -285,14 +303,23 @@ class EzBookingAdapter(SiteAdapter):
                     continue
                 response = await self._submit(form, tick=("condition",), follow=False)
                 step1 = kept[0]
+                if planned and _same_session(step1, form):
+                    log.debug(
+                        "%s: the session outlived %.0f s idle after all; forgetting that limit",
+                        self.url,
+                        idle,
+                    )
+                    self._life.alive_after(idle)
+                planned = False
                 if _redirects_to(response, self._choice_url):
                     # The token is the session's (eZ's ezxform_token), and the landing page
                     # just showed the new one: step 1 need not be fetched to learn it.
                     log.debug("%s: new session; sending the kept step-1 form with it", self.url)
                     choice = kept[1]
                     asked = reused = True
-                    fresh = step1.refreshed(form)
-                    response = await self._submit(fresh, choose={"planning": choice.value})
+                    # Kept as refreshed: the next check sends the new session's token.
+                    self._step1 = step1.refreshed(form)
+                    response = await self._submit(self._step1, choose={"planning": choice.value})
                 elif (target := _location(response)) is not None:
                     log.debug("%s: the conditions led elsewhere than step 1: %s", self.url, target)
                     response = await self.fetcher.get(target)
@@ -327,7 +354,7 @@ class EzBookingAdapter(SiteAdapter):
                 choice = _pick(calendar, radios)
                 if choice is None:
                     return _Outcome(
-                        response, page, _no_such_calendar(calendar, radios), None, "", read_at
+                        response, page, no_such_calendar(calendar, radios), None, "", read_at
                     )
                 asked = True
                 response = await self._submit(form, choose={"planning": choice.value})
@@ -342,6 +369,19 @@ class EzBookingAdapter(SiteAdapter):
             "",
             self.clock(),
         )
+
+    def _learn(self, idle: float, response: Response, form: Form | None) -> None:
+        """Learn from the site's answer to the kept form sent after ``idle`` seconds."""
+        if form is not None and form.has_field("condition"):
+            if self._life.kept_bounced(idle):
+                log.debug(
+                    "%s: the site forgot the session after %.0f s idle; after that long, "
+                    "checks start at its first page",
+                    self.url,
+                    idle,
+                )
+        elif response.status < 400:
+            self._life.kept_accepted(idle)
 
     def _kept_choice(self, calendar: CalendarSpec | None) -> tuple[Form, Choice] | None:
         """The kept step-1 form and its radio for ``calendar``, if both are there."""
@@ -466,6 +506,13 @@ def _location(response: Response) -> str | None:
         return location  # the fetcher refuses it with a clear message
 
 
+def _same_session(kept: Form, landing: Form) -> bool:
+    """True if the landing page carries the kept form's hidden values (its session's token)."""
+    ours, theirs = dict(kept.fields), dict(landing.fields)
+    shared = ours.keys() & theirs.keys()
+    return bool(shared) and all(ours[name] == theirs[name] for name in shared)
+
+
 def _redirects_to(response: Response, url: str | None) -> bool:
     """True if ``response`` is a redirect to the page at ``url`` (http or https alike)."""
     target = _location(response)
@@ -517,47 +564,6 @@ def _unasked(calendars: int, verdict: Verdict) -> Verdict:
     )
 
 
-def _no_such_calendar(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Verdict:
-    """The config names a calendar this booking does not offer (or none, among several).
-
-    Its own status, ``not_offered``: the page is the booking's ordinary calendar
-    choice, so calling it unknown would wrongly say the site changed. The detail
-    names the calendars offered, since picking one of them is the fix.
-    """
-    offered = _offered(radios)
-    labels = tuple(_cut(c.label, MAX_LABEL) for c in radios[:MAX_LISTED_CALENDARS])
-    if calendar is None:
-        detail = (
-            f"This booking offers {len(radios)} calendars and the watch names none; "
-            f"it offers {offered}; name the ones to watch in `calendars` "
-            "(rdv-monitor discover URL lists them)."
-        )
-    else:
-        detail = (
-            f"{calendar.display} is not offered by this booking; it offers {offered}; "
-            "fix `calendars` (rdv-monitor discover URL lists them)."
-        )
-    return Verdict(Status.NOT_OFFERED, detail, "Choix de la nature du rendez-vous", offered=labels)
-
-
-def _offered(radios: tuple[Choice, ...]) -> str:
-    """The calendars of step 1 for a detail: the first few, labels cut, the rest counted."""
-    shown: list[str] = []
-    size = 0
-    for choice in radios[:MAX_LISTED_CALENDARS]:
-        item = f"{_cut(choice.label, MAX_LABEL)} (planning {_cut(choice.value, 40)})"
-        if shown and size + len(item) > MAX_LISTED_CHARS:
-            break
-        shown.append(item)
-        size += len(item) + 2
-    more = len(radios) - len(shown)
-    return "; ".join(shown) + (f"; … and {more} more" if more else "")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _capped(detail: str) -> str:
     """An observation's detail, cut to :data:`MAX_DETAIL` characters."""
-    return _cut(detail, MAX_DETAIL)
+    return cut(detail, MAX_DETAIL)

@@ -256,7 +256,7 @@ def _print_banner(sim: SimPrefecture) -> None:
         lines.append("")
     lines.append(
         f"Control: {sim.control_url}  (GET stats, GET state; "
-        "POST state, site, expire-sessions, reset; see --help)"
+        "POST state, site, refuse-tokens, expire-sessions, reset; see --help)"
     )
     lines.append("Stop with Ctrl+C.")
     print("\n".join(lines), flush=True)

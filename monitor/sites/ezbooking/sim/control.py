@@ -35,6 +35,7 @@ __all__ = [
     "index_page",
     "json_reply",
     "parse_json",
+    "refusal_count",
     "site_request",
     "state_request",
 ]
@@ -44,7 +45,12 @@ CONTROL_PREFIX: Final = "/__sim__/"
 
 ENDPOINTS: Final = (
     ("GET", "", "this index page (bookings, calendars, states, endpoints)"),
-    ("GET", "stats", "JSON counters: requests, booking_attempts, sessions, errors, site_state"),
+    (
+        "GET",
+        "stats",
+        "JSON counters: requests, booking_attempts, sessions, errors, tokens_refused, "
+        "tokens_to_refuse, site_state",
+    ),
     ("GET", "state", "JSON: every booking, calendar (planning) and its state"),
     (
         "POST",
@@ -58,6 +64,13 @@ ENDPOINTS: Final = (
         "POST",
         "site",
         'every request: {"state": "down", "variant": "haproxy_504"}; {"state": null} ends it',
+    ),
+    (
+        "POST",
+        "refuse-tokens",
+        '{"count": 1}: refuse the next form POSTs (landing, step 1, step 3) as a site that '
+        "rotates its form token does: the page again, with eZ's token error and a new token; "
+        '{"count": 0} ends it',
     ),
     ("POST", "expire-sessions", "invalidate every eZSESSID (as after PHP's session cleanup)"),
     ("POST", "reset", "zero the counters and the throttle window"),
@@ -189,6 +202,16 @@ def site_request(data: Mapping[str, Any]) -> SiteRequest:
         return SiteRequest(None, {})
     state = _state_name(data, sorted(SITE_STATES))
     return SiteRequest(state, _options(data, state))
+
+
+def refusal_count(data: Mapping[str, Any]) -> int:
+    """Check a ``POST /__sim__/refuse-tokens`` body: how many form POSTs to refuse."""
+    if "count" not in data:
+        raise ControlError('missing field "count" (form POSTs to refuse, e.g. 1)')
+    count: int = _number(data, "count", integer=True)
+    if count is None:
+        raise ControlError('field "count" is null; it must be a whole number >= 0')
+    return count
 
 
 def index_page(base_url: str, described: Mapping[str, Any]) -> str:

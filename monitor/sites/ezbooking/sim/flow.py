@@ -21,6 +21,7 @@ Where planning states apply (see ``model.TRANSPORT_STATES``):
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -157,6 +158,9 @@ class Prefecture:
         self.throttle_limit = 10
         self.throttle_window = 10.0
         self.booking_attempts = 0
+        self.refuse_tokens = 0
+        """Form POSTs still to refuse as if their token were stale (see :meth:`_token_ok`)."""
+        self.tokens_refused = 0
         self._hits: dict[str, deque[float]] = {}
 
     @property
@@ -276,7 +280,7 @@ class Prefecture:
         session = ctx.session
         if session is None:  # no cookie, or an expired one: the token cannot be right
             session = self._new_session(ctx)
-        if ctx.req.field("ezxform_token") != session.token:
+        if not self._token_ok(ctx, session):
             html = steps.landing(booking, session.token, error=TOKEN_ERROR)
             return self._page(ctx, booking, html)
         if ctx.req.field("nextButton") is None:
@@ -297,7 +301,7 @@ class Prefecture:
 
     def _step1_post(self, ctx: _Ctx, booking: Booking) -> Reply:
         assert ctx.session is not None
-        if ctx.req.field("ezxform_token") != ctx.session.token:
+        if not self._token_ok(ctx, ctx.session):
             return self._step1(ctx, booking, TOKEN_ERROR)
         if ctx.req.field("nextButton") is None:
             return self._step1(ctx, booking)
@@ -372,7 +376,7 @@ class Prefecture:
                 return self._redirect(ctx, booking.step_path(3))
             return self._result(ctx, booking, planning, progress, 4)
         # step 3
-        if ctx.req.field("ezxform_token") != ctx.session.token:
+        if not self._token_ok(ctx, ctx.session):
             html = steps.step3(booking, ctx.session.token, planning, error=TOKEN_ERROR)
             return self._page(ctx, booking, html)
         if ctx.req.field("previousButton") is not None:
@@ -424,6 +428,20 @@ class Prefecture:
         return self._spoil(reply, state, booking.charset)
 
     # ── building replies ─────────────────────────────────────────────────────
+
+    def _token_ok(self, ctx: _Ctx, session: Session) -> bool:
+        """Whether the POSTed form token is the session's current one.
+
+        While :attr:`refuse_tokens` lasts, the site behaves as one that rotates
+        its token: it issues a new one first, so the token just sent (reused
+        from a page shown earlier) is refused and the page shown again with
+        the new token, as eZ does for a stale ``ezxform_token``.
+        """
+        if self.refuse_tokens > 0:
+            self.refuse_tokens -= 1
+            self.tokens_refused += 1
+            session.token = secrets.token_hex(20)
+        return ctx.req.field("ezxform_token") == session.token
 
     def _accepted(self, ctx: _Ctx, booking: Booking) -> bool:
         return ctx.session is not None and ctx.session.of(booking.id).accepted

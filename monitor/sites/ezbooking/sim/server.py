@@ -15,8 +15,9 @@ import copy
 import logging
 import socket
 import threading
+import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from types import TracebackType
 from typing import Final
@@ -47,7 +48,9 @@ class SimPrefecture:
     ``throttle`` answers 502 to a client IP that made more than
     ``throttle_limit`` requests in ``throttle_window`` seconds (the real
     sites' reaction to polling about once a second). ``today`` fixes the day
-    the ezjscore week offsets count from (default: today in Paris).
+    the ezjscore week offsets count from (default: today in Paris). ``clock``
+    (seconds, monotonic) is what session lifetimes are measured with: a test
+    passes its own to let sessions expire without waiting.
     """
 
     def __init__(
@@ -61,10 +64,11 @@ class SimPrefecture:
         throttle_limit: int = 10,
         throttle_window: float = 10.0,
         today: date | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         chosen = default_bookings() if bookings is None else copy.deepcopy(list(bookings))
         self._lock = threading.RLock()
-        self._site = Prefecture(chosen, session_ttl=session_ttl, today=today)
+        self._site = Prefecture(chosen, session_ttl=session_ttl, today=today, clock=clock)
         self._site.throttle = throttle
         self._site.throttle_limit = throttle_limit
         self._site.throttle_window = throttle_window
@@ -276,6 +280,24 @@ class SimPrefecture:
         with self._lock:
             self._site.sessions.expire_all()
 
+    def refuse_form_tokens(self, count: int = 1) -> None:
+        """Refuse the next ``count`` form POSTs as a site that rotates its form token does.
+
+        Each refused POST (landing, step 1 or step 3) gets the page again with
+        eZ's "session expired or form no longer valid" error and a new token;
+        the session itself lives on. ``0`` ends refusals still pending.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count is {count!r}; it must be a whole number >= 0")
+        with self._lock:
+            self._site.refuse_tokens = count
+
+    @property
+    def tokens_refused(self) -> int:
+        """Form POSTs refused by :meth:`refuse_form_tokens` since the last reset."""
+        with self._lock:
+            return self._site.tokens_refused
+
     @property
     def session_ttl(self) -> float:
         """Seconds of inactivity after which a session expires (PHP's default: 1440)."""
@@ -345,11 +367,12 @@ class SimPrefecture:
             return len(self._site.sessions)
 
     def reset_counters(self) -> None:
-        """Zero ``requests``, ``request_log``, ``booking_attempts`` and the throttle window."""
+        """Zero the counters (requests, log, booking attempts, tokens refused) and the throttle."""
         with self._lock:
             self._requests = 0
             self._log.clear()
             self._site.booking_attempts = 0
+            self._site.tokens_refused = 0
             self._site.reset_throttle()
 
     def stats(self) -> dict[str, object]:
@@ -361,6 +384,8 @@ class SimPrefecture:
                 "booking_attempts": self._site.booking_attempts,
                 "sessions": len(self._site.sessions),
                 "errors": len(self._errors),
+                "tokens_refused": self._site.tokens_refused,
+                "tokens_to_refuse": self._site.refuse_tokens,
                 "site_state": None if site is None else site.describe(),
             }
 
@@ -430,6 +455,8 @@ class SimPrefecture:
             elif method == "POST" and action == "site":
                 site = control.site_request(control.parse_json(body))
                 self.set_site_state(site.state, **site.options)
+            elif method == "POST" and action == "refuse-tokens":
+                self.refuse_form_tokens(control.refusal_count(control.parse_json(body)))
             elif method == "POST" and action == "expire-sessions":
                 self.expire_sessions()
             elif method == "POST" and action == "reset":
