@@ -137,7 +137,8 @@ def test_step4_slots_are_read_sorted_in_utc() -> None:
     )
     assert verdict.slot_count == 4
     assert all(s.tzinfo is UTC for s in verdict.slots)
-    assert "the earliest on 2026-12-07 at 09:30 UTC" in verdict.detail
+    # The detail gives the time as the site shows it, in Paris, with its offset.
+    assert "the earliest on 2026-12-07 at 10:30 Paris time (UTC+01:00)" in verdict.detail
 
 
 def test_index_php_absolute_links_and_typographic_h2() -> None:

@@ -72,6 +72,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from monitor.observation import Status, Verdict
 from monitor.page import Page, header, parse_page, squash
@@ -112,6 +113,7 @@ __all__ = [
 ]
 
 _BLOCKED_CODES = frozenset({403, 429, 451})
+_SITE_ZONE = ZoneInfo("Europe/Paris")
 _DOWN_CODES = frozenset({408})
 
 
@@ -301,7 +303,13 @@ def _evidence(facts: Facts, verdict: _VerdictFn) -> Verdict | None:
         return None
     where = f"Step 4 « {facts.step} »" if title == 4 else "The week table"
     slots = facts.slots
-    first = slots[0].strftime("%Y-%m-%d at %H:%M UTC")
+    # The classifier knows no configured zone; the booking module is a French service
+    # whose calendar is in Paris time, so the detail says what the site shows, with
+    # the offset that makes it unambiguous (messages render Verdict.slots in the
+    # person's zone).
+    local = slots[0].astimezone(_SITE_ZONE)
+    offset = local.strftime("%z")
+    first = f"{local:%Y-%m-%d at %H:%M} Paris time (UTC{offset[:3]}:{offset[3:]})"
     count = (
         f"{len(slots)} free slots, the earliest on {first}"
         if len(slots) > 1
