@@ -482,7 +482,7 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "demo", "see rdv-monitor at work against a simulated prefecture (offline, < 1 min)", _demo_args
+    "demo", "see rdv-monitor at work against a simulated prefecture (offline, about 10 s)", _demo_args
 )
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo

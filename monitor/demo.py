@@ -1,4 +1,4 @@
-"""``rdv-monitor demo``: see rdv-monitor at work, offline, in under a minute.
+"""``rdv-monitor demo``: see rdv-monitor at work, offline, in about ten seconds.
 
 It starts the simulated prefecture and a local notification inbox on
 127.0.0.1, then the real daemon with a demo config watching calendars
