@@ -428,8 +428,10 @@ def check_apprise_url(value: object) -> str:
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
         )
     scheme = url.split("://", 1)[0].lower()
-    schemas = apprise_schemes()
     accepted = apprise_instance(url) is not None
+    # apprise's full scheme table imports all ~190 plugins (about 12 MiB the daemon would
+    # keep for its lifetime, issue 12): an address apprise accepts is known without it.
+    schemas = {} if accepted else apprise_schemes()
     known = accepted or scheme in schemas or (not schemas and scheme not in ("http", "https"))
     if not known:
         raise fail(_unknown_service(masked, scheme, schemas, wiki))
