@@ -13,11 +13,10 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from monitor.catalogue import Catalogue, UnknownCatalogueEntry, load_catalogue
 from monitor.config.explain import TABLE_KEYS, Issue, Loc, explain, format_issues, issue_order
 from monitor.config.models import (
     CalendarRef,
@@ -35,6 +34,11 @@ from monitor.errors import ConfigError
 from monitor.events import template_problem
 from monitor.http import is_loopback_host
 from monitor.sites.registry import find_adapter
+
+if TYPE_CHECKING:
+    # Imported where a watch names a prefecture or procedure: the catalogue module and
+    # its pydantic models cost the daemon ~2.5 MiB of a config that gives URLs (issue 12).
+    from monitor.catalogue import Catalogue
 
 __all__ = ["parse_config", "permission_warning"]
 
@@ -89,6 +93,8 @@ class _Checker:
     @property
     def catalogue(self) -> Catalogue:
         if self._catalogue is None:
+            from monitor.catalogue import load_catalogue
+
             self._catalogue = load_catalogue()
         return self._catalogue
 
@@ -322,6 +328,8 @@ class _Checker:
             missing = "procedure" if spec.procedure is None else "prefecture"
             self.issue(loc, self._catalogue_hint(spec.prefecture, missing))
             return None
+        from monitor.catalogue import UnknownCatalogueEntry
+
         try:
             procedure = self.catalogue.lookup(spec.prefecture, spec.procedure)
         except UnknownCatalogueEntry as exc:
@@ -350,6 +358,8 @@ class _Checker:
 
     def _catalogue_hint(self, prefecture: str | None, missing: str) -> str:
         if missing == "procedure":
+            from monitor.catalogue import UnknownCatalogueEntry
+
             try:
                 pref = self.catalogue.prefecture(prefecture or "")
                 choices = ", ".join(f'"{p.id}"' for p in pref.procedures)

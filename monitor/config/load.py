@@ -11,13 +11,15 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.catalogue import Catalogue
 from monitor.config.checks import parse_config, permission_warning
 from monitor.config.explain import toml_message
 from monitor.config.models import Config
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.catalogue import Catalogue  # only for a type: see monitor.config.checks
 
 __all__ = ["load_config", "resolve_state_dir"]
 

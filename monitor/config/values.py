@@ -429,7 +429,7 @@ def check_apprise_url(value: object) -> str:
         )
     scheme = url.split("://", 1)[0].lower()
     accepted = apprise_instance(url) is not None
-    # The list of every service loads every apprise plugin: only for an address refused.
+    # The full scheme table loads all ~190 plugins (~12 MiB kept for life): refusals only.
     schemas = {} if accepted else apprise_schemes()
     known = accepted or scheme in schemas or (not schemas and scheme not in ("http", "https"))
     if not known:

@@ -1,0 +1,161 @@
+"""``rdv-monitor status``, ``history`` and ``stats``: read-only views of the state
+database, safe while the daemon runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitor.cli.base import colour, command, config_arg, load
+from monitor.errors import UsageError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.report import Since
+    from monitor.store import Store
+
+__all__ = ["cmd_history", "cmd_stats", "cmd_status"]
+
+
+def _open_state(config: Config, path: str) -> Store | None:
+    """The state database, read-only: never a write lock, so these commands work while the
+    daemon runs. ``None``, after printing a sentence saying so, when the monitor never ran."""
+    from monitor.config import resolve_state_dir
+    from monitor.report import no_state_sentence
+    from monitor.store import DB_NAME, Store
+
+    state_dir = resolve_state_dir(config)
+    if not state_dir.exists() or (state_dir.is_dir() and not (state_dir / DB_NAME).exists()):
+        print(no_state_sentence(state_dir, path))
+        return None
+    return Store.open_readonly(state_dir)  # anything else unusable: StateError, exit 2
+
+
+def _report_args(default_since: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(parser: argparse.ArgumentParser) -> None:
+        config_arg(parser)
+        parser.add_argument(
+            "--since",
+            default=default_since,
+            metavar="WHEN",
+            help='start of the period: "7d", "12h", a date "2026-11-01" or "all" '
+            f"(default {default_since})",
+        )
+        parser.add_argument("--watch", metavar="NAME", help="only this watch")
+        parser.add_argument("--calendar", metavar="CAL", help='only this calendar, e.g. "3.2"')
+
+    return add
+
+
+def _since(args: argparse.Namespace, config: Config) -> Since:
+    """The ``--since`` option as a period start; a value it cannot read is a usage error."""
+    from datetime import UTC
+
+    from monitor.report import parse_since
+
+    try:
+        return parse_since(args.since, datetime.now(UTC), config.tz)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@command("status", "what each calendar looks like now, and pending notifications", config_arg)
+def cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from monitor.report import status_text
+
+    config = load(args.config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        unsent = [d for d in store.deliveries() if d.state != "sent"]
+        events = {d.event_id: store.event(d.event_id) for d in unsent}
+        text = status_text(
+            config,
+            store.calendar_states(),
+            unsent,
+            {i: e for i, e in events.items() if e is not None},
+            counts=store.delivery_counts(),
+            now=datetime.now(UTC),
+            state_dir=store.state_dir,
+            colour=colour(),
+            size=store.retention.size(),
+        )
+    print(text)
+    return 0
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    _report_args("30d")(parser)
+    parser.add_argument(
+        "--csv", action="store_true", help="CSV with a header row and ISO times, for spreadsheets"
+    )
+
+
+@command("history", "episodes of open slots and of site trouble, newest first", _history_args)
+def cmd_history(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from monitor.report import filter_episodes, history_csv, history_text
+
+    config = load(args.config)
+    since = _since(args, config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        episodes = filter_episodes(
+            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
+        )
+    if args.csv:
+        sys.stdout.write(history_csv(episodes, config.tz))
+    else:
+        print(history_text(episodes, now=datetime.now(UTC), tz=config.tz, since=since))
+    return 0
+
+
+@command(
+    "stats",
+    "when slots appear (weekday × hour), how long they last, checks per day",
+    _report_args("28d"),
+)
+def cmd_stats(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from monitor.report import filter_episodes, matches, stats_text
+
+    config = load(args.config)
+    since = _since(args, config)
+    store = _open_state(config, args.config)
+    if store is None:
+        return 0
+    with store:
+        episodes = filter_episodes(
+            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
+        )
+        checks = [
+            (o.checked_at, o.status)
+            for o in store.observations(since=since.at)
+            if matches(o.watch, args.watch) and matches(o.calendar, args.calendar)
+        ]
+        pruned = store.retention.daily_counts(
+            since.at.astimezone(config.tz).date() if since.at else None,
+            keep=lambda w, c: matches(w, args.watch) and matches(c, args.calendar),
+        )
+    print(
+        stats_text(
+            episodes,
+            checks,
+            now=datetime.now(UTC),
+            tz=config.tz,
+            since=since,
+            colour=colour(),
+            pruned=pruned,
+        )
+    )
+    return 0
