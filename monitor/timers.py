@@ -187,26 +187,29 @@ async def watch_steps(
 
 
 class SteadyClock:
-    """A wall clock that never goes back: after a step back it moves on at the monotonic
-    rate from where it was, until the wall clock catches up; a step forward is followed.
+    """A wall clock that never goes back: it moves on as the wall clock does, except
+    across a step back, where it moves on by the monotonic time elapsed instead.
 
     For instants that only measure waiting (a notification retry "in 60 s"): read
-    from a clock that stepped back an hour, they would wait an extra hour.
+    from a clock that stepped back an hour, they would wait an extra hour. After
+    such a step it stays ahead of the wall clock by the step for the life of the
+    process, which only matters to a reader of the raw instants.
     """
 
     def __init__(self, wall: WallClock, monotonic: Monotonic = time.monotonic) -> None:
         self.wall = wall
         self.monotonic = monotonic
-        self._ahead = wall() - timedelta(seconds=monotonic())
-        """The latest wall time seen, as an offset from monotonic time."""
+        self._wall = self._steady = wall()
+        self._mono = monotonic()
 
     def __call__(self) -> datetime:
         wall, mono = self.wall(), self.monotonic()
-        steady = self._ahead + timedelta(seconds=mono)
-        if wall >= steady:
-            self._ahead = wall - timedelta(seconds=mono)
-            return wall
-        return steady
+        moved = (wall - self._wall).total_seconds()
+        if moved < 0:  # a step back: the real time gone by is the monotonic one
+            moved = max(0.0, mono - self._mono)
+        self._wall, self._mono = wall, mono
+        self._steady += timedelta(seconds=moved)
+        return self._steady
 
 
 def _duration(seconds: float) -> str:
