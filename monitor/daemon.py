@@ -1,17 +1,25 @@
 """``rdv-monitor run``: the long-running monitor.
 
-The scheduler decides *when*; everything else is the same one-way flow as a
+The schedule decides *when*; everything else is the same one-way flow as a
 one-shot check::
 
-    APScheduler one-shot job per watch ─▶ Checker (adapter, classifier)
+    one monotonic timer per watch ─▶ Checker (adapter, classifier)
         ─▶ Store.record (observation, state, episodes, outbox events)
-        ─▶ plan_after_run ─▶ the watch's next one-shot job
+        ─▶ plan_after_run ─▶ the watch's next timer
     outbox ─▶ DeliveryWorker (its own task) ─▶ apprise, per target
 
-Each watch has exactly one pending job at a time and a lock, so a watch never
+Each watch has exactly one pending timer at a time and a lock, so a watch never
 runs twice at once and a late wake-up (suspended machine, clock jump) gives
 one run, not a burst of catch-up runs. The next run is planned only when the
 previous one has finished, from the time it finished.
+
+Runs are planned as wall-clock instants (a release is "Monday 08:00") but
+waited for on the monotonic clock (:mod:`monitor.timers`): a wall clock that
+steps back an hour never delays a check by an hour. Every few seconds the
+daemon compares the two clocks; on a step it logs one line and plans every
+watch again from the corrected wall time, so a step forward cannot make it
+miss a release instant either. APScheduler keeps the daily heartbeat, a cron
+at a local wall time.
 
 Signals: SIGTERM/SIGINT stop cleanly (in-flight requests are cancelled);
 SIGHUP re-reads the config and applies it if valid, else logs why and keeps
@@ -60,6 +68,7 @@ from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store, StoreError
 from monitor.store.keeper import Keeper
 from monitor.store.retention import PRUNE_BATCH
+from monitor.timers import STEP_CHECK_EVERY, Step, StepDetector, Timers, watch_steps
 
 __all__ = ["Daemon"]
 
@@ -85,6 +94,8 @@ class _WatchState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     backoff: Backoff = field(default_factory=Backoff)
     planned: Planned | None = None
+    last_start: datetime | None = None
+    """When the latest run started (wall time, moved along with a step back)."""
     task: asyncio.Task[None] | None = None
 
 
@@ -101,6 +112,7 @@ class Daemon:
         rng: random.Random | None = None,
         loader: Loader = load_config,
         store: Store | None = None,
+        step_check_every: float = STEP_CHECK_EVERY,
     ) -> None:
         self.config_path = str(config_path)
         self.loader = loader
@@ -120,6 +132,11 @@ class Daemon:
         self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
         self.systemd = Notifier(self.environ)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        """For the daily heartbeat only: the checks wait on :attr:`timers`."""
+        self.timers = Timers(clock)
+        self._steps = StepDetector(clock)
+        self.step_check_every = step_check_every
+        """Seconds between two comparisons of the wall and monotonic clocks."""
         self._watches: dict[str, _WatchState] = {}
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[object]] = set()
@@ -138,7 +155,8 @@ class Daemon:
         self._spawn(self.delivery.run())
         self._spawn(self.keeper.run())
         self._schedule_heartbeat()
-        self._schedule_pruning()
+        self._spawn(self._prune_every())
+        self._spawn(watch_steps(self._steps, self._clock_stepped, every=self.step_check_every))
         now = self.clock()
         for watch in self.config.enabled_watches:
             self._schedule(watch.name, self._first_plan(watch, now))
@@ -167,6 +185,7 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
+        self.timers.cancel_all()
         tasks: list[asyncio.Task[Any]] = [
             s.task for s in self._watches.values() if s.task and not s.task.done()
         ]
@@ -240,19 +259,9 @@ class Daemon:
     def _schedule(self, name: str, planned: Planned) -> None:
         state = self._watches.setdefault(name, _WatchState())
         state.planned = planned
-        # misfire_grace_time=None: a job woken late (suspend, clock jump) still
-        # runs, once; the next one is planned from the time it actually ran.
-        self.scheduler.add_job(
-            self._fire,
-            "date",
-            run_date=planned.at,
-            args=[name],
-            id=_job_id(name),
-            name=f"check {name}",
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        # The delay is fixed now, on the monotonic clock: a later wall-clock step
+        # back cannot postpone it; a step forward is handled by _clock_stepped.
+        delay = self.timers.arm(name, planned.at, functools.partial(self._fire, name))
         watch = self.config.watch(name)
         if watch is not None:
             self.keeper.defer(
@@ -267,14 +276,67 @@ class Daemon:
                 key=("next_check", name),
                 droppable=True,
             )
-        log.debug("%s: next check at %s (%s)", name, planned.at.isoformat(), planned.reason)
+        log.debug(
+            "%s: next check at %s, in %.1f s (%s)",
+            name,
+            planned.at.isoformat(),
+            delay,
+            planned.reason,
+        )
 
-    async def _fire(self, name: str) -> None:
+    def _fire(self, name: str) -> None:
         # Runs on the event loop; the check itself is a tracked task so that
-        # shutdown can cancel it and the scheduler is never blocked by it.
+        # shutdown can cancel it and the timer callback returns at once.
+        if self._stopping.is_set():
+            return
         state = self._watches.setdefault(name, _WatchState())
         if state.task is None or state.task.done():
             state.task = asyncio.create_task(self._run_watch(name), name=f"run {name}")
+
+    def _look_at_clock(self) -> datetime:
+        """The wall time, once a step since the last look is handled: the times a plan
+        is made from are all on the same side of a step."""
+        step = self._steps.sample()
+        if step is not None:
+            self._clock_stepped(step)
+        return self.clock()
+
+    def _clock_stepped(self, step: Step) -> None:
+        """The wall clock stepped: plan every idle watch again from the corrected time.
+
+        A step back means the wall times read before it were ahead: they are moved
+        back with it, so a watch keeps its pace (its timer was right already) and a
+        release instant now ahead on the wall clock is planned again. A step forward
+        (NTP setting a late clock right, or a resume from suspend) is that much
+        time gone by: times read before it stay, so a run now due happens once, at
+        once, and a release instant the timer would now overshoot is hit on time.
+        A watch being checked is planned when its run ends, as always.
+        """
+        log.warning("the system clock stepped %s: every watch is planned again", step.describe())
+        shift = timedelta(seconds=min(step.seconds, 0.0))
+        now = self.clock()
+        for name, state in list(self._watches.items()):
+            watch = self.config.watch(name)
+            if watch is None:
+                continue
+            if state.last_start is not None:
+                state.last_start += shift
+            backoff = state.backoff
+            if shift and backoff.not_before is not None:
+                state.backoff = Backoff(backoff.failures, backoff.cause, backoff.not_before + shift)
+            if state.task is not None and not state.task.done():
+                continue  # _after_run plans it from the shifted start
+            policy = self._policy(watch)
+            if state.last_start is not None:
+                planned = plan_after_run(
+                    policy, now, state.backoff, self.rng, last_start=state.last_start
+                )
+            else:  # not run yet: its first plan, moved along, unless a fresh one comes first
+                saved = state.planned
+                if saved is not None:
+                    saved = Planned(saved.at + shift, saved.reason)
+                planned = resume(policy, now, self.rng, saved=saved, backoff=state.backoff)
+            self._schedule(name, planned)
 
     async def _run_watch(self, name: str) -> None:
         state = self._watches[name]
@@ -283,7 +345,7 @@ class Daemon:
             if watch is None or not watch.enabled:
                 return  # removed by a reload while it was pending
             observations: list[Observation] = []
-            started = self.clock()
+            state.last_start = self._look_at_clock()
             try:
                 observations = await self._check(watch)
             except asyncio.CancelledError:
@@ -293,7 +355,7 @@ class Daemon:
             finally:
                 # A reload may have removed the watch while it was being checked.
                 if not self._stopping.is_set() and self.config.watch(name) is not None:
-                    self._after_run(watch, state, observations, started)
+                    self._after_run(watch, state, observations)
 
     async def _check(self, watch: Watch) -> list[Observation]:
         seen: list[Observation] = []
@@ -324,10 +386,8 @@ class Daemon:
         if events:
             self.delivery.wake()
 
-    def _after_run(
-        self, watch: Watch, state: _WatchState, seen: list[Observation], started: datetime
-    ) -> None:
-        now = self.clock()
+    def _after_run(self, watch: Watch, state: _WatchState, seen: list[Observation]) -> None:
+        now = self._look_at_clock()
         try:
             retry_after = max((o.retry_after for o in seen if o.retry_after), default=None)
             if retry_after is not None:
@@ -343,7 +403,9 @@ class Daemon:
                     key=("backoff", watch.name),
                 )
             policy = self._policy(watch)
-            planned = plan_after_run(policy, now, state.backoff, self.rng, last_start=started)
+            planned = plan_after_run(
+                policy, now, state.backoff, self.rng, last_start=state.last_start
+            )
         except Exception:
             # Whatever went wrong, the watch must not silently stop being watched.
             log.exception(
@@ -411,20 +473,18 @@ class Daemon:
 
     # ── retention ───────────────────────────────────────────────────────────
 
-    def _schedule_pruning(self) -> None:
-        """Prune old observations soon after start, then every :data:`PRUNE_EVERY`."""
-        self.scheduler.add_job(
-            self._prune,
-            "interval",
-            seconds=PRUNE_EVERY,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=PRUNE_FIRST),
-            id="prune",
-            name="prune old observations",
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
+    async def _prune_every(self) -> None:
+        """Prune old observations soon after start, then every :data:`PRUNE_EVERY`
+        (monotonic waits: a clock step neither skips nor repeats a round)."""
+        await asyncio.sleep(PRUNE_FIRST)
+        while True:
+            try:
+                await self._prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not end pruning for good
+                log.exception("pruning old observations failed unexpectedly")
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def _prune(self) -> int:
         """Delete observations older than ``[monitor] keep``, one short transaction at a
@@ -490,8 +550,7 @@ class Daemon:
         wanted = {w.name for w in new.enabled_watches}
         for name in list(self._watches):
             if name not in wanted:
-                with contextlib.suppress(JobLookupError):
-                    self.scheduler.remove_job(_job_id(name))
+                self.timers.cancel(name)
                 self._watches.pop(name, None)
         for watch in new.enabled_watches:
             state = self._watches.get(watch.name)
@@ -525,8 +584,3 @@ def _send_logged(sender: Sender, target: Target, title: str, body: str) -> None:
         log.info("the state folder trouble was sent to %s", target.masked)
     else:
         log.warning("could not tell %s about the state folder: %s", target.masked, result.reason)
-
-
-def _job_id(watch: str) -> str:
-    """The scheduler job of a watch; prefixed so no watch name can clash with "heartbeat"."""
-    return f"watch:{watch}"

@@ -9,6 +9,9 @@ watch's ``notify`` tags say to whom), then sends them through apprise:
 * apprise's per-target result decides: a target that failed is retried alone,
   with exponential backoff and jitter capped at 10 min, for up to 24 h, then
   the delivery is marked failed and the log says why;
+* retry instants are read from a clock that never goes back
+  (:class:`~monitor.timers.SteadyClock`): a wall clock stepping back an hour
+  does not hold a retry "in 60 s" for an hour;
 * deliveries live in the state database, so they survive restarts and
   ``kill -9``. The one case that can repeat a message is a crash between a
   target accepting it and the result being saved (at-least-once).
@@ -34,6 +37,7 @@ from monitor.events.trouble import trouble_site
 from monitor.notify import Message, SendResult, Target, load_targets, render, send, targets_for
 from monitor.store import DeliveryRow, Store, StoreError
 from monitor.store.outbox import Backlog, DeliveryPlan, PlannedDelivery
+from monitor.timers import SteadyClock
 from monitor.transitions import iso
 
 __all__ = ["DeliveryWorker", "heartbeat_draft", "retry_delay"]
@@ -73,6 +77,9 @@ class DeliveryWorker:
     ) -> None:
         self.store = store
         self.clock = clock
+        """Wall time for people: messages, when a delivery was done."""
+        self.queue_clock = SteadyClock(clock)
+        """When deliveries are due: never back, so a clock step cannot delay a retry."""
         self.rng = rng or random.Random()
         self.sender = sender
         self._wake = asyncio.Event()
@@ -160,7 +167,7 @@ class DeliveryWorker:
         while True:
             try:
                 # Planning writes: on the store's writer thread, never on the loop.
-                await self.store.write(self.enqueue, self.clock())
+                await self.store.write(self.enqueue, self.queue_clock())
                 self.dispatch()
                 failures = 0
             except StoreError as exc:  # the disk is full: the store's keeper says it once
@@ -184,7 +191,7 @@ class DeliveryWorker:
 
     def dispatch(self) -> int:
         """Plan new deliveries and start every target that has work due; returns how many."""
-        now = self.clock()
+        now = self.queue_clock()
         self.enqueue(now)
         started = 0
         due: dict[str, list[DeliveryRow]] = {}
@@ -207,7 +214,7 @@ class DeliveryWorker:
         busy = [target for target, task in self._busy.items() if not task.done()]
         next_at = self.store.next_sendable_at(busy)
         if next_at is not None:
-            timeout = min(timeout, max(0.0, (next_at - self.clock()).total_seconds()))
+            timeout = min(timeout, max(0.0, (next_at - self.queue_clock()).total_seconds()))
         with contextlib.suppress(TimeoutError):  # a timeout is just the next look
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
@@ -253,6 +260,7 @@ class DeliveryWorker:
         if self._closed:
             return False  # shutting down: the delivery stays pending and is retried later
         now = self.clock()
+        queued = self.queue_clock()
         where = f"{event.watch} / {event.calendar}" if event.calendar else event.watch or "-"
         if result.ok:
             await self.store.write(
@@ -261,7 +269,7 @@ class DeliveryWorker:
             log.info("%s: %s sent to %s", where, event.kind, target.masked)
             return True
         reason = result.reason or "the target did not accept the message"
-        if now - row.created_at >= GIVE_UP_AFTER:
+        if queued - row.created_at >= GIVE_UP_AFTER:
             await self.store.write(
                 self.store.delivery_done, row.event_id, target.id, sent=False, at=now, error=reason
             )
@@ -278,7 +286,7 @@ class DeliveryWorker:
             self.store.delivery_retry,
             row.event_id,
             target.id,
-            next_attempt=now + timedelta(seconds=delay),
+            next_attempt=queued + timedelta(seconds=delay),
             error=reason,
         )
         log.warning(
