@@ -34,7 +34,11 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="list each finding")
     args = parser.parse_args()
     scenario = make_scenario(
-        args.seed, args.seconds, timing=Timing(), kill_every=args.kill_every, fault_every=args.fault_every
+        args.seed,
+        args.seconds,
+        timing=Timing(),
+        kill_every=args.kill_every,
+        fault_every=args.fault_every,
     )
     with tempfile.TemporaryDirectory(prefix="rdv-soak-") as tmp:
         record = run_soak(scenario, Path(tmp), drain_timeout=90.0)
