@@ -184,43 +184,73 @@ def make_scenario(
     fault_every: float = 12.0,
     target_fail_every: float = 120.0,
     target_fail_first: float = 3.0,
+    fault_length: tuple[float, float] = (0.8, 2.5),
+    start_allowance: float = 3.0,
 ) -> Scenario:
-    """A random but reproducible timeline of ``duration`` seconds from ``seed``."""
+    """A random but reproducible timeline of ``duration`` seconds from ``seed``.
+
+    The site's life is a row of *healthy slices* with *trouble* between them when
+    it is due. Each slice opens one calendar (in turn) for longer than
+    ``see_within``, well inside the slice, so that most openings must be alerted and
+    the soak proves "no missed alert" many times per run. Trouble is a kill (then
+    ``start_allowance`` seconds for the restart), a fault episode followed by its
+    whole backoff shadow, or both: a kill during the backoff that follows a fault.
+    Short openings (which MAY be alerted) happen during trouble, on the calendar of
+    the slice before, so that the next slice of that calendar comes after a whole
+    slice of another one and a reopening is still a new episode. The target fails
+    on its own schedule, whatever the site does.
+    """
     timing = timing or Timing()
     rng = random.Random(seed)
     actions: list[Action] = []
-    long_min = timing.see_within + 1.0
+    need = timing.see_within
     opening = 0
-    for calendar in timing.calendars:
-        t = rng.uniform(0.5, 3.0)
-        while True:
-            if rng.random() < 0.35:
-                length = rng.uniform(0.2, 1.2)  # MAY be seen
-            else:
-                length = rng.uniform(long_min, long_min + 5.0)
-            if t + length > duration:
-                break
-            actions.append(Action(t, "open", calendar, opening))
-            actions.append(Action(t + length, "close", calendar))
+    turn = 0
+    t = start_allowance
+    next_kill = rng.uniform(kill_every * 0.75, kill_every * 1.25)
+    next_fault = rng.uniform(fault_every * 0.5, fault_every)
+    while True:
+        trouble_from = t
+        kill_due, fault_due = t >= next_kill, t >= next_fault
+        if fault_due:
+            length = rng.uniform(*fault_length)
+            fault = rng.randrange(len(FAULTS))
+            actions.append(Action(t, "fault", fault=fault))
+            actions.append(Action(t + length, "heal"))
+            retry = float(FAULTS[fault][3] or 0)
+            t = timing.shadow(t, t + length, retry) + 0.5
+            if kill_due:  # a restart during the backoff must keep the plan (issue 11 item 3)
+                actions.append(Action(t - rng.uniform(0.5, 2.0), "kill"))
+                t += start_allowance
+                next_kill = t + rng.uniform(kill_every * 0.75, kill_every * 1.25)
+            next_fault = t + rng.uniform(fault_every * 0.75, fault_every * 1.25)
+        elif kill_due:
+            actions.append(Action(t, "kill"))
+            t += start_allowance
+            next_kill = t + rng.uniform(kill_every * 0.75, kill_every * 1.25)
+        if turn and t - trouble_from > 1.5 and rng.random() < 0.7:
+            # a short opening during the trouble, on the calendar of the slice before
+            calendar = timing.calendars[(turn - 1) % len(timing.calendars)]
+            at = rng.uniform(trouble_from + 0.2, t - 1.2)
+            actions.append(Action(at, "open", calendar, opening))
+            actions.append(Action(at + rng.uniform(0.2, 1.0), "close", calendar))
             opening += 1
-            # closed long enough that a reopening is a new episode, not the same one
-            t += length + rng.uniform(timing.see_within + 0.5, timing.see_within + 4.0)
-    t = rng.uniform(fault_every * 0.5, fault_every)
-    while t < duration - 1:
-        length = rng.uniform(0.8, 2.5)
-        actions.append(Action(t, "fault", fault=rng.randrange(len(FAULTS))))
-        actions.append(Action(min(t + length, duration), "heal"))
-        t += length + rng.uniform(fault_every * 0.75, fault_every * 1.5)
+        pad = rng.uniform(0.2, 0.6)
+        length = rng.uniform(need + 0.8, need + 2.5)
+        if t + pad + length + pad > duration:
+            break
+        calendar = timing.calendars[turn % len(timing.calendars)]
+        actions.append(Action(t + pad, "open", calendar, opening))
+        actions.append(Action(t + pad + length, "close", calendar))
+        opening += 1
+        turn += 1
+        t += pad + length + pad
     t = rng.uniform(target_fail_first, target_fail_first + 2.0)
     while t < duration - 1:
         length = rng.uniform(4.0, 7.0)
         actions.append(Action(t, "target_fail"))
         actions.append(Action(min(t + length, duration), "target_ok"))
         t += rng.uniform(target_fail_every * 0.75, target_fail_every * 1.25)
-    t = rng.uniform(kill_every * 0.75, kill_every * 1.25)
-    while t < duration - 1:
-        actions.append(Action(t, "kill"))
-        t += rng.uniform(kill_every * 0.75, kill_every * 1.25)
     order = {"close": 0, "heal": 0, "target_ok": 0, "open": 1, "fault": 1, "target_fail": 1}
     actions.sort(key=lambda a: (a.at, order.get(a.kind, 2)))
     return Scenario(seed, duration, timing, tuple(actions))

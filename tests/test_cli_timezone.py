@@ -12,6 +12,7 @@ from tests.conftest import RENEWAL
 from tests.daemon_harness import DaemonProcess, wait_for
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}([+-]\d\d:\d\d)) INFO ", re.MULTILINE)
+READY = re.compile(STAMP.pattern + "watching ", re.MULTILINE)
 
 
 def test_log_lines_are_stamped_in_the_configured_zone_with_its_offset(
@@ -24,7 +25,9 @@ def test_log_lines_are_stamped_in_the_configured_zone_with_its_offset(
     )
     daemon = DaemonProcess(config, state, env={"TZ": "UTC"}).start()
     try:
-        wait_for(lambda: STAMP.search(daemon.log), what="a stamped log line")
+        # The start line, not any stamped line: the first one (a schema migration) is
+        # written before the daemon handles SIGTERM, and a stop then would kill it.
+        wait_for(lambda: READY.search(daemon.log), what="the stamped start line")
     finally:
         assert daemon.stop() == 0
     offsets = {match.group(2) for match in STAMP.finditer(daemon.log)}

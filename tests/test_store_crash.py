@@ -2,9 +2,10 @@
 
 A child process records observations in a loop on a real file and prints an
 acknowledgement after each committed :meth:`Store.record`; the test kills it
-with SIGKILL at random moments, many times over. After each kill the database
-must pass ``PRAGMA integrity_check`` and hold the store's invariants, and hold
-every acknowledged observation (plus at most the one in flight).
+with SIGKILL after a random number of acknowledgements, many times over. After
+each kill the database must pass ``PRAGMA integrity_check`` and hold the
+store's invariants, and hold every acknowledged observation (plus at most the
+one in flight).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -132,7 +132,6 @@ def test_kill_9_loses_nothing_and_breaks_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / DB_NAME
     rng = random.Random(20261207)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    killed_mid_loop = 0
     for round_number in range(10):
         before = count_observations(path)
         child = subprocess.Popen(
@@ -144,17 +143,20 @@ def test_kill_9_loses_nothing_and_breaks_nothing(tmp_path: Path) -> None:
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.3))
+        # Kill after a random amount of observed progress, not after a random time: the
+        # child keeps recording while the acks are read, so the kill still lands anywhere
+        # in a record (before, inside or after its commit) however loaded the machine is.
+        wanted = rng.randint(1, 40)
+        read = [child.stdout.readline() for _ in range(wanted)]
+        assert all(line.startswith("ack ") for line in read), read
         os.kill(child.pid, signal.SIGKILL)
         rest = child.stdout.read()
         child.wait()
         assert child.returncode == -signal.SIGKILL
-        acked = rest.count("ack ")
-        killed_mid_loop += acked > 0
+        acked = wanted + rest.count("ack ")
         after = count_observations(path)
         assert acked <= after - before <= acked + 1, (round_number, acked, before, after)
         check_invariants(path)
-    assert killed_mid_loop >= 5  # the kills really landed while records were being written
     with Store.open_readonly(path) as store:
         kinds = {e.kind for e in store.events_after(0, limit=10_000)}
     assert {"slot_opened", "slot_gone"} <= kinds

@@ -85,6 +85,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._passes = 0
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -96,6 +97,12 @@ class DeliveryWorker:
     def wake(self) -> None:
         """New events were written: look at the outbox now."""
         self._wake.set()
+
+    @property
+    def passes(self) -> int:
+        """How many times :meth:`run` has looked at its queue: a worker that waits for a
+        retry looks once, not in a loop (what tests and diagnostics can check)."""
+        return self._passes
 
     def route(
         self, event: Event, last_routed: Mapping[tuple[str, str], datetime]
@@ -165,6 +172,7 @@ class DeliveryWorker:
         """Deliver until cancelled."""
         failures = 0
         while True:
+            self._passes += 1
             try:
                 # Planning writes: on the store's writer thread, never on the loop.
                 await self.store.write(self.enqueue, self.queue_clock())
