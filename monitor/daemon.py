@@ -113,6 +113,7 @@ class Daemon:
         loader: Loader = load_config,
         store: Store | None = None,
         step_check_every: float = STEP_CHECK_EVERY,
+        stop_requested: threading.Event | None = None,
     ) -> None:
         self.config_path = str(config_path)
         self.loader = loader
@@ -136,6 +137,8 @@ class Daemon:
         self.timers = Timers(clock)
         self._steps = StepDetector(clock)
         self.step_check_every = step_check_every
+        # A SIGTERM caught before run() installs its handlers (see cli's `run`).
+        self.stop_requested = stop_requested
         """Seconds between two comparisons of the wall and monotonic clocks."""
         self._watches: dict[str, _WatchState] = {}
         self._stopping = asyncio.Event()
@@ -151,6 +154,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        if self.stop_requested is not None and self.stop_requested.is_set():
+            self.stop()
         self.scheduler.start()
         self._spawn(self.delivery.run())
         self._spawn(self.keeper.run())

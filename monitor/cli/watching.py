@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -94,6 +96,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import Daemon
     from monitor.lock import StateLock
 
+    # systemd may stop us while we start (a timeout, a quick restart): until the daemon
+    # installs its own handlers, a SIGTERM is remembered instead of killing us mid-way.
+    early_stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: early_stop.set())
+
     # A daemon's log is its output: transitions at INFO by default, checks with -v.
     logging.getLogger("monitor").setLevel(logging.DEBUG if args.verbose else logging.INFO)
 
@@ -104,7 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = reload(args.config)
 
     async def run() -> int:
-        return await Daemon(args.config, config, loader=reload).run()
+        daemon = Daemon(args.config, config, loader=reload, stop_requested=early_stop)
+        return await daemon.run()
 
     # Before the daemon opens the store: a second `run` must not touch the state at all.
     with StateLock(resolve_state_dir(config)):

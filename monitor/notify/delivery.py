@@ -223,8 +223,11 @@ class DeliveryWorker:
         next_at = self.store.next_sendable_at(busy)
         if next_at is not None:
             timeout = min(timeout, max(0.0, (next_at - self.queue_clock()).total_seconds()))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+        # comes together with a wake-up, and the worker would outlive the stop.
         with contextlib.suppress(TimeoutError):  # a timeout is just the next look
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     async def _deliver(self, target_id: str, rows: list[DeliveryRow]) -> None:
         try:
