@@ -41,10 +41,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING, Any
 
 from monitor.check import Checker
 from monitor.config import Config, Watch, load_config, resolve_state_dir
@@ -69,6 +66,9 @@ from monitor.store import Store, StoreError
 from monitor.store.keeper import Keeper
 from monitor.store.retention import PRUNE_BATCH
 from monitor.timers import STEP_CHECK_EVERY, Step, StepDetector, Timers, watch_steps
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 __all__ = ["Daemon"]
 
@@ -132,8 +132,8 @@ class Daemon:
         self.checker = Checker(config, clock=clock, gate=self.gate)
         self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
         self.systemd = Notifier(self.environ)
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        """For the daily heartbeat only: the checks wait on :attr:`timers`."""
+        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler_may_run = False
         self.timers = Timers(clock)
         self._steps = StepDetector(clock)
         self.step_check_every = step_check_every
@@ -156,7 +156,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         if self.stop_requested is not None and self.stop_requested.is_set():
             self.stop()
-        self.scheduler.start()
+        self._scheduler_may_run = True
+        if self._scheduler is not None:
+            self._scheduler.start()
         self._spawn(self.delivery.run())
         self._spawn(self.keeper.run())
         self._schedule_heartbeat()
@@ -189,7 +191,9 @@ class Daemon:
             self._stopping.set()
 
     async def _shutdown(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        self._scheduler_may_run = False
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         self.timers.cancel_all()
         tasks: list[asyncio.Task[Any]] = [
             s.task for s in self._watches.values() if s.task and not s.task.done()
@@ -450,10 +454,31 @@ class Daemon:
 
     # ── heartbeat ───────────────────────────────────────────────────────────
 
+    @property
+    def scheduler(self) -> AsyncIOScheduler:
+        """APScheduler, for the daily heartbeat only: the checks wait on :attr:`timers`.
+
+        Created, and APScheduler imported, on first use: APScheduler brings
+        multiprocessing and concurrent.futures' process pool with it, about 1.9 MiB
+        resident (``bench/bench_footprint.py``) that a daemon without ``"heartbeat"``
+        in ``[notify] events`` would carry for nothing (issue 12). Started at once if
+        the daemon already runs.
+        """
+        if self._scheduler is None:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self._scheduler = AsyncIOScheduler(timezone=UTC)
+            if self._scheduler_may_run:
+                self._scheduler.start()
+        return self._scheduler
+
     def _schedule_heartbeat(self) -> None:
         """A daily job at ``[notify] heartbeat`` when ``heartbeat`` is among the events."""
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job("heartbeat")
+        if self._scheduler is not None:
+            from apscheduler.jobstores.base import JobLookupError
+
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job("heartbeat")
         notify = self.config.notify
         if "heartbeat" not in notify.events:
             return

@@ -144,3 +144,61 @@ def test_the_simulator_command_still_has_its_options(cli: Callable[..., CliResul
     result = cli("sim", "--help")
     assert result.code == 0
     assert "--available" in result.out
+
+
+# The daemon itself, run until its first check is recorded, then stopped; prints whether
+# APScheduler was loaded and the daily heartbeat job it holds, if any.
+_DAEMON_RUN = """
+import asyncio, json, sys
+from monitor.config import load_config
+from monitor.daemon import Daemon
+
+config = load_config(sys.argv[1])
+daemon = Daemon(sys.argv[1], config)
+job = None
+
+async def go():
+    global job
+    running = asyncio.create_task(daemon.run())
+    while not daemon.store.observations():
+        await asyncio.sleep(0.05)
+    if "apscheduler" in sys.modules:
+        found = daemon.scheduler.get_job("heartbeat")
+        job = found and [found.name, str(found.trigger)]
+    daemon.stop()
+    return await running
+
+status = asyncio.run(asyncio.wait_for(go(), 60))
+print(json.dumps({"apscheduler": "apscheduler" in sys.modules, "job": job, "status": status}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("events", "job"),
+    [
+        (["slot_opened"], None),
+        (["slot_opened", "heartbeat"], ["daily heartbeat", "cron[hour='7', minute='30']"]),
+    ],
+)
+def test_apscheduler_is_loaded_only_for_the_heartbeat(
+    write_config: Callable[..., Path],
+    sim: SimPrefecture,
+    tmp_path: Path,
+    events: list[str],
+    job: list[str] | None,
+) -> None:
+    config = write_config(
+        [{"name": "w", "url": sim.booking_url(29396), "calendars": ["3.2"]}],
+        {"state_dir": str(tmp_path / "state"), "interval": "1h"},
+        {"urls": ["json://127.0.0.1:9/"], "events": events, "heartbeat": "07:30"},
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _DAEMON_RUN, str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout)
+    assert facts == {"apscheduler": job is not None, "job": job, "status": 0}
