@@ -48,6 +48,7 @@ from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.errors import MonitorError
 from monitor.events import GROUPED, TROUBLE, state_trouble_event
 from monitor.http import HostGate
+from monitor.lean import give_back_free_memory
 from monitor.metrics import metrics_for
 from monitor.notify import Target, load_targets
 from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
@@ -373,6 +374,7 @@ class Daemon:
             seen.append(obs)
             await self._record(obs)
         self.runs += 1
+        give_back_free_memory()  # what the run freed: see monitor.lean
         return seen
 
     async def _record(self, obs: Observation) -> None:

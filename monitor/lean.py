@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-__all__ = ["leave_out_unused_modules"]
+__all__ = ["give_back_free_memory", "leave_out_unused_modules"]
 
 
 class _LeftOut(importlib.abc.MetaPathFinder):
@@ -57,3 +57,26 @@ def leave_out_unused_modules() -> None:
     warnings.filterwarnings(
         "ignore", message="Unable to find acceptable character detection", module="requests"
     )
+
+
+def give_back_free_memory() -> bool:
+    """Hand the C heap's free pages back to the system; False where that is not possible.
+
+    Why: glibc's malloc keeps the memory that start-up and each run freed (import-time
+    garbage, config checks, parsed pages, SQLite scratch) resident inside its heap, and
+    gives back only a free top of the heap by itself. ``malloc_trim(0)`` releases every
+    free page: measured 54.7 -> 53.7 MiB for a daemon idle with 10 calendars after its
+    first run (``bench/bench_footprint.py``), for about 0.5 ms; the daemon calls it after
+    each run so that the figure stays flat. ctypes is loaded anyway (apprise imports it).
+    A no-op on a C library without ``malloc_trim`` (musl, macOS).
+    """
+    import ctypes  # here: the other commands have no use for it
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True

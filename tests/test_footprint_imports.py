@@ -202,3 +202,32 @@ def test_apscheduler_is_loaded_only_for_the_heartbeat(
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout)
     assert facts == {"apscheduler": job is not None, "job": job, "status": 0}
+
+
+# Frees 40 MiB of small C-heap blocks under a block still in use (so that glibc cannot
+# shrink the heap's top by itself), then gives the free pages back; prints RSS in MiB.
+_TRIM = """
+import json
+from monitor.lean import give_back_free_memory
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+blocks = [bytes(4000) + bytes([i % 256]) for i in range(10_000)]
+keep = bytes(4000) + b"top"
+del blocks
+before = rss()
+done = give_back_free_memory()
+print(json.dumps({"done": done, "before": before, "after": rss()}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+def test_free_memory_goes_back_to_the_system() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _TRIM], capture_output=True, text=True, check=True, timeout=60
+    )
+    facts = json.loads(done.stdout)
+    assert facts["done"] is True  # glibc here
+    assert facts["before"] - facts["after"] > 20
