@@ -204,10 +204,27 @@ def requests_of_check(sim: SimPrefecture, config: Path) -> int:
     return sim.requests
 
 
+# A debug hook of this bench, never of the product: the daemon run through it writes
+# the names of its modules to $BENCH_MODULES when it exits (``--modules``).
+_DUMP_MODULES = """
+import atexit, os, sys
+def dump():
+    with open(os.environ["BENCH_MODULES"], "w", encoding="utf-8") as out:
+        out.write("\\n".join(sorted(sys.modules)))
+atexit.register(dump)
+from monitor.cli import main
+sys.argv[0] = "rdv-monitor"
+sys.exit(main())
+"""
+
+
 @contextmanager
-def daemon(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+def daemon(config: Path, modules_to: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    run = [sys.executable, "-c", _DUMP_MODULES] if modules_to else command()
+    env = {**os.environ, "BENCH_MODULES": str(modules_to)} if modules_to else None
     proc = subprocess.Popen(
-        [*command(), "run", "-c", str(config)],
+        [*run, "run", "-c", str(config)],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -306,13 +323,18 @@ class Sample:
 
 
 def measure_rss(
-    sim: SimPrefecture, setup: Setup, receiver: Receiver, seconds: float, every: float
+    sim: SimPrefecture,
+    setup: Setup,
+    receiver: Receiver,
+    seconds: float,
+    every: float,
+    modules_to: Path | None = None,
 ) -> tuple[float, float, list[Sample]]:
     """(b): RSS at the first request, idle after the first run, and samples while busy."""
     close_slots(sim)
     sim.reset_counters()
     idle = write_config(setup, "idle", CALENDARS)
-    with daemon(idle) as proc:
+    with daemon(idle, modules_to) as proc:
         wait_until(lambda: sim.requests > 0, 60, poll=0.005)
         at_start = rss_mib(proc.pid)
         quiet_for(sim, 2.0, 120)
@@ -388,19 +410,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def print_modules(loaded: list[str]) -> None:
+    """What the idle daemon imported beyond the standard library, by top-level package,
+    to spot what it should not carry (the simulator, a CLI, a whole plugin set)."""
+    packages: dict[str, int] = {}
+    for name in loaded:
+        top = name.split(".")[0]
+        if top not in sys.stdlib_module_names and not top.startswith("_"):
+            packages[top] = packages.get(top, 0) + 1
+    print(f"    modules of the idle daemon: {len(loaded)}; beyond the standard library:")
+    print("      " + ", ".join(f"{top} ({n})" for top, n in sorted(packages.items())))
+    sim = [name for name in loaded if name.startswith("monitor.sites.ezbooking.sim")]
+    print(f"      simulator modules: {sim or 'none'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="busy RSS window (60)")
     parser.add_argument("--sample", type=float, default=5.0, help="RSS sampling period (5)")
     parser.add_argument("--rate-seconds", type=float, default=30.0, help="(c) window (30)")
     parser.add_argument("--trials", type=int, default=10, help="(d) open → alert trials (10)")
+    parser.add_argument(
+        "--modules",
+        action="store_true",
+        help="also list what the idle daemon imported beyond the standard library",
+    )
     args = parser.parse_args(argv)
 
     receiver = Receiver()
     with SimPrefecture() as sim, tempfile.TemporaryDirectory() as tmp:
         setup = Setup(Path(tmp), sim.booking_url(BOOKING), receiver.url)
         requests = measure_requests(sim, setup)
-        at_start, idle_rss, samples = measure_rss(sim, setup, receiver, args.seconds, args.sample)
+        modules_to = Path(tmp) / "modules.txt" if args.modules else None
+        at_start, idle_rss, samples = measure_rss(
+            sim, setup, receiver, args.seconds, args.sample, modules_to
+        )
+        loaded = modules_to.read_text(encoding="utf-8").split() if modules_to else []
         per_minute, checks_per_minute, latencies = measure_pace_and_latency(
             sim, setup, receiver, args.rate_seconds, args.trials
         )
@@ -429,6 +474,8 @@ def main(argv: list[str] | None = None) -> None:
             f"(max {max(s.rss for s in samples):.1f} MiB, "
             f"drift over the 2nd half {slope:+.2f} MiB/min)"
         )
+    if args.modules:
+        print_modules(loaded)
     print(
         f"(c) one calendar at a 3 s interval        {per_minute:6.1f} requests/min "
         f"({checks_per_minute:.1f} checks/min)"
