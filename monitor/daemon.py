@@ -30,7 +30,6 @@ WATCHDOG, STOPPING).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -48,7 +47,7 @@ from monitor.config import Config, Watch, load_config, resolve_state_dir
 from monitor.errors import MonitorError
 from monitor.events import GROUPED, TROUBLE, state_trouble_event
 from monitor.http import HostGate
-from monitor.lean import give_back_free_memory
+from monitor.lean import OnDemandScheduler, give_back_free_memory
 from monitor.metrics import metrics_for
 from monitor.notify import Target, load_targets
 from monitor.notify.delivery import DeliveryWorker, Sender, heartbeat_draft
@@ -133,8 +132,7 @@ class Daemon:
         self.checker = Checker(config, clock=clock, gate=self.gate)
         self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
         self.systemd = Notifier(self.environ)
-        self._scheduler: AsyncIOScheduler | None = None
-        self._scheduler_may_run = False
+        self._scheduler = OnDemandScheduler(UTC)
         self.timers = Timers(clock)
         self._steps = StepDetector(clock)
         self.step_check_every = step_check_every
@@ -157,9 +155,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         if self.stop_requested is not None and self.stop_requested.is_set():
             self.stop()
-        self._scheduler_may_run = True
-        if self._scheduler is not None:
-            self._scheduler.start()
+        self._scheduler.start()
         self._spawn(self.delivery.run())
         self._spawn(self.keeper.run())
         self._schedule_heartbeat()
@@ -192,9 +188,7 @@ class Daemon:
             self._stopping.set()
 
     async def _shutdown(self) -> None:
-        self._scheduler_may_run = False
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        self._scheduler.shutdown()
         self.timers.cancel_all()
         tasks: list[asyncio.Task[Any]] = [
             s.task for s in self._watches.values() if s.task and not s.task.done()
@@ -458,29 +452,13 @@ class Daemon:
 
     @property
     def scheduler(self) -> AsyncIOScheduler:
-        """APScheduler, for the daily heartbeat only: the checks wait on :attr:`timers`.
-
-        Created, and APScheduler imported, on first use: APScheduler brings
-        multiprocessing and concurrent.futures' process pool with it, about 1.9 MiB
-        resident (``bench/bench_footprint.py``) that a daemon without ``"heartbeat"``
-        in ``[notify] events`` would carry for nothing (issue 12). Started at once if
-        the daemon already runs.
-        """
-        if self._scheduler is None:
-            from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-            self._scheduler = AsyncIOScheduler(timezone=UTC)
-            if self._scheduler_may_run:
-                self._scheduler.start()
-        return self._scheduler
+        """For the daily heartbeat only (the checks wait on :attr:`timers`); created on
+        first use, see :class:`~monitor.lean.OnDemandScheduler`."""
+        return self._scheduler.get()
 
     def _schedule_heartbeat(self) -> None:
         """A daily job at ``[notify] heartbeat`` when ``heartbeat`` is among the events."""
-        if self._scheduler is not None:
-            from apscheduler.jobstores.base import JobLookupError
-
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job("heartbeat")
+        self._scheduler.remove_job("heartbeat")
         notify = self.config.notify
         if "heartbeat" not in notify.events:
             return

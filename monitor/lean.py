@@ -15,10 +15,15 @@ import importlib.abc
 import sys
 import warnings
 from collections.abc import Sequence
+from datetime import tzinfo
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-__all__ = ["give_back_free_memory", "leave_out_unused_modules"]
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+__all__ = ["OnDemandScheduler", "give_back_free_memory", "leave_out_unused_modules"]
 
 
 class _LeftOut(importlib.abc.MetaPathFinder):
@@ -80,3 +85,44 @@ def give_back_free_memory() -> bool:
     trim.restype = ctypes.c_int
     trim(0)
     return True
+
+
+class OnDemandScheduler:
+    """An APScheduler ``AsyncIOScheduler`` created, and APScheduler imported, on first use.
+
+    Why: the daemon needs APScheduler for the daily heartbeat only, and APScheduler
+    brings multiprocessing and concurrent.futures' process pool with it: about 1.3 MiB
+    resident (``bench/bench_footprint.py``) that a daemon without ``"heartbeat"`` in
+    ``[notify] events`` would carry for nothing (issue 12).
+    """
+
+    def __init__(self, timezone: tzinfo) -> None:
+        self._timezone = timezone
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running = False
+
+    def get(self) -> AsyncIOScheduler:
+        """The scheduler, created now if needed; started at once if :meth:`start` ran."""
+        if self._scheduler is None:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self._scheduler = AsyncIOScheduler(timezone=self._timezone)
+            if self._running:
+                self._scheduler.start()
+        return self._scheduler
+
+    def start(self) -> None:
+        """Run its jobs from now on (call it in the event loop), if and once it exists."""
+        self._running = True
+        if self._scheduler is not None:
+            self._scheduler.start()
+
+    def shutdown(self) -> None:
+        self._running = False
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove job ``job_id`` if it is there; creates nothing."""
+        if self._scheduler is not None and self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
