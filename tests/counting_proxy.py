@@ -17,13 +17,21 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Self
 from urllib.parse import urlsplit
 
 __all__ = ["HttpProxy", "Socks5Proxy"]
 
 
 class _Counting:
-    def __init__(self) -> None:
+    """What both proxies share: the count, the server thread, the URL with credentials."""
+
+    scheme: str
+    _server: socketserver.TCPServer
+    _thread: threading.Thread
+
+    def __init__(self, auth: tuple[str, str] | None) -> None:
+        self.auth = auth
         self.lock = threading.Lock()
         self.requests: list[str] = []
         self.refused = 0
@@ -32,13 +40,30 @@ class _Counting:
         with self.lock:
             self.requests.append(what)
 
+    @property
+    def url(self) -> str:
+        port = self._server.server_address[1]
+        user = f"{self.auth[0]}:{self.auth[1]}@" if self.auth else ""
+        return f"{self.scheme}://{user}127.0.0.1:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
 
 class HttpProxy(_Counting):
     """``with HttpProxy(auth=("bob", "pw")) as proxy: proxy.url`` → ``http://bob:pw@127.0.0.1:PORT``."""
 
+    scheme = "http"
+
     def __init__(self, auth: tuple[str, str] | None = None) -> None:
-        super().__init__()
-        self.auth = auth
+        super().__init__(auth)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,29 +113,14 @@ class HttpProxy(_Counting):
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        port = self._server.server_address[1]
-        user = f"{self.auth[0]}:{self.auth[1]}@" if self.auth else ""
-        return f"http://{user}127.0.0.1:{port}"
-
-    def __enter__(self) -> HttpProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
 
 class Socks5Proxy(_Counting):
     """A SOCKS5 server (RFC 1928; user/password per RFC 1929 if ``auth``) to 127.0.0.1 only."""
 
+    scheme = "socks5"
+
     def __init__(self, auth: tuple[str, str] | None = None) -> None:
-        super().__init__()
-        self.auth = auth
+        super().__init__(auth)
         owner = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -162,22 +172,6 @@ class Socks5Proxy(_Counting):
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        port = self._server.server_address[1]
-        user = f"{self.auth[0]}:{self.auth[1]}@" if self.auth else ""
-        return f"socks5://{user}127.0.0.1:{port}"
-
-    def __enter__(self) -> Socks5Proxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
