@@ -15,7 +15,7 @@ from monitor.errors import UsageError
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.report import Since
-    from monitor.store import Store
+    from monitor.store import EpisodeRow, Store
 
 __all__ = ["cmd_history", "cmd_stats", "cmd_status"]
 
@@ -97,11 +97,18 @@ def _history_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _episodes(store: Store, args: argparse.Namespace, since: Since) -> list[EpisodeRow]:
+    """The episodes of the period, filtered by ``--watch`` and ``--calendar``."""
+    from monitor.report import filter_episodes
+
+    return filter_episodes(store.episodes(since=since.at), watch=args.watch, calendar=args.calendar)
+
+
 @command("history", "episodes of open slots and of site trouble, newest first", _history_args)
 def cmd_history(args: argparse.Namespace) -> int:
     from datetime import UTC
 
-    from monitor.report import filter_episodes, history_csv, history_text
+    from monitor.report import history_csv, history_text
 
     config = load(args.config)
     since = _since(args, config)
@@ -109,9 +116,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if store is None:
         return 0
     with store:
-        episodes = filter_episodes(
-            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
-        )
+        episodes = _episodes(store, args, since)
     if args.csv:
         sys.stdout.write(history_csv(episodes, config.tz))
     else:
@@ -127,7 +132,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from datetime import UTC
 
-    from monitor.report import filter_episodes, matches, stats_text
+    from monitor.report import matches, stats_text
 
     config = load(args.config)
     since = _since(args, config)
@@ -135,9 +140,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if store is None:
         return 0
     with store:
-        episodes = filter_episodes(
-            store.episodes(since=since.at), watch=args.watch, calendar=args.calendar
-        )
+        episodes = _episodes(store, args, since)
         checks = [
             (o.checked_at, o.status)
             for o in store.observations(since=since.at)
