@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.durations import span
+
 __all__ = [
     "STEP_CHECK_EVERY",
     "STEP_TOLERANCE",
@@ -127,7 +129,7 @@ class Step:
 
     def describe(self) -> str:
         way = "back" if self.backwards else "forward"
-        return f"{way} by {_duration(abs(self.seconds))}"
+        return f"{way} by {span(abs(self.seconds))}"
 
 
 class StepDetector:
@@ -210,11 +212,3 @@ class SteadyClock:
         self._wall, self._mono = wall, mono
         self._steady += timedelta(seconds=moved)
         return self._steady
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

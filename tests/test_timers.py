@@ -108,7 +108,7 @@ def test_the_detector_sees_a_step_back_and_a_step_forward_but_not_drift() -> Non
     assert back is not None and back.backwards
     assert back.seconds == pytest.approx(-3600)
     assert back.wall == wall()
-    assert back.describe() == "back by 1.0 h"
+    assert back.describe() == "back by 1 h"
     mono.now += 10
     wall.step(10 + 25 * 60)
     forward = detector.sample()
