@@ -15,7 +15,6 @@ go to the control endpoint, for loopback clients only.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import selectors
 import socket
@@ -25,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from monitor.http import is_loopback_host
 from monitor.sites.ezbooking.sim.control import CONTROL_PREFIX, json_reply
 from monitor.sites.ezbooking.sim.flow import Reply, Request, Stream
 
@@ -278,16 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
     # ── control endpoint ─────────────────────────────────────────────────────
 
     def _control(self, method: str, path: str, body: bytes) -> Reply:
-        if not _is_loopback(str(self.client_address[0])):
+        # A client address may carry an IPv6 zone ("::1%lo").
+        if not is_loopback_host(str(self.client_address[0]).split("%")[0]):
             return json_reply(403, {"error": "the control endpoint answers loopback clients only"})
         return self.server.sim.control(method, path[len(CONTROL_PREFIX) :].strip("/"), body)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def _parse_cookies(headers: list[str]) -> dict[str, str]:
