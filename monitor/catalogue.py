@@ -21,10 +21,19 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-
+from monitor.config.tables import (
+    Invalid,
+    Mismatch,
+    Table,
+    ValidationError,
+    dict_of,
+    key,
+    model,
+    optional,
+    table,
+    tuple_of,
+)
 from monitor.lang import CATALOGUES
 from monitor.sites.registry import naming_for
 
@@ -89,19 +98,31 @@ class UnknownCatalogueEntry(KeyError):
         return f"{text} Known {self.kind}s{where}: {listing}."
 
 
-def _check_id(value: str) -> str:
-    if not _ID_PATTERN.match(value):
-        raise ValueError(f"{value!r} is not an id: lower-case letters and digits joined by '-'")
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise Mismatch("text", value, example=False)
     return value
 
 
-def _check_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
+def _text(value: object) -> str:
+    if not _str(value):
+        raise Invalid("must not be empty")
+    return _str(value)
 
 
-def _check_calendars(value: tuple[str, ...]) -> tuple[str, ...]:
+def _check_id(value: object) -> str:
+    if not _ID_PATTERN.match(_str(value)):
+        raise Invalid(f"{value!r} is not an id: lower-case letters and digits joined by '-'")
+    return _str(value)
+
+
+def _check_url(value: object) -> str:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", _str(value)):
+        raise Invalid(f"{value!r} is not an http(s) URL")
+    return _str(value)
+
+
+def _check_calendars(value: tuple[str, ...]) -> None:
     naming = naming_for()  # the booking module's rules: every catalogued booking uses it
     for label in value:
         try:
@@ -109,35 +130,31 @@ def _check_calendars(value: tuple[str, ...]) -> tuple[str, ...]:
         except ValueError:
             token = None
         if token != label:
-            raise ValueError(f"calendar {label!r} is not a label token such as '3.1'")
+            raise Invalid(f"calendar {label!r} is not a label token such as '3.1'")
     if len(set(value)) != len(value):
-        raise ValueError(f"calendars {list(value)} contain a duplicate")
-    return value
+        raise Invalid(f"calendars {list(value)} contain a duplicate")
 
 
-_Id = Annotated[str, AfterValidator(_check_id)]
-_Text = Annotated[str, Field(min_length=1)]
+_Calendars = tuple_of(_str, after=_check_calendars)
+_Ids = tuple_of(_check_id)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Procedure(_Frozen):
+@table
+class Procedure(Table):
     """One kind of request, and the calendars of one booking that serve it (primary first)."""
 
-    id: _Id
-    prefecture: _Id
-    booking: _Id
-    url: Annotated[str, AfterValidator(_check_url)]
+    id: str = key(_check_id)
+    prefecture: str = key(_check_id)
+    booking: str = key(_check_id)
+    url: str = key(_check_url)
     """The booking page (``…/booking/create/<id>``)."""
-    title_fr: _Text
-    title_en: _Text
-    calendars: Annotated[tuple[str, ...], AfterValidator(_check_calendars)]
-    description_fr: _Text
+    title_fr: str = key(_text)
+    title_en: str = key(_text)
+    calendars: tuple[str, ...] = key(_Calendars)
+    description_fr: str = key(_text)
     """Who this is for, in the prefecture's words."""
-    description_en: _Text
-    aliases: tuple[_Id, ...] = ()
+    description_en: str = key(_text)
+    aliases: tuple[str, ...] = key(_Ids, default=())
 
     def title(self, language: Language = "en") -> str:
         """The title in ``language`` ("fr" or "en")."""
@@ -148,29 +165,31 @@ class Procedure(_Frozen):
         return self.description_fr if language == "fr" else self.description_en
 
 
-class Booking(_Frozen):
+@table
+class Booking(Table):
     """One booking page of a prefecture and the procedures it serves."""
 
-    id: _Id
-    url: Annotated[str, AfterValidator(_check_url)]
-    title_fr: _Text
-    title_en: _Text
-    source: str | None = None
-    procedures: tuple[Procedure, ...] = ()
+    id: str = key(_check_id)
+    url: str = key(_check_url)
+    title_fr: str = key(_text)
+    title_en: str = key(_text)
+    source: str | None = key(optional(_str), default=None)
+    procedures: tuple[Procedure, ...] = key(tuple_of(model(Procedure)), default=())
 
     def title(self, language: Language = "en") -> str:
         """The title in ``language`` ("fr" or "en")."""
         return self.title_fr if language == "fr" else self.title_en
 
 
-class Prefecture(_Frozen):
+@table
+class Prefecture(Table):
     """A prefecture and its booking pages."""
 
-    id: _Id
-    name: _Text
-    department: str | None = None
-    aliases: tuple[_Id, ...] = ()
-    bookings: tuple[Booking, ...] = ()
+    id: str = key(_check_id)
+    name: str = key(_text)
+    department: str | None = key(optional(_str), default=None)
+    aliases: tuple[str, ...] = key(_Ids, default=())
+    bookings: tuple[Booking, ...] = key(tuple_of(model(Booking)), default=())
 
     @property
     def procedures(self) -> tuple[Procedure, ...]:
@@ -179,32 +198,36 @@ class Prefecture(_Frozen):
 
 
 # The TOML input shapes (ids are the table keys there).
-class _ProcedureIn(_Frozen):
-    title_fr: _Text
-    title_en: _Text
-    calendars: tuple[str, ...]
-    description_fr: _Text
-    description_en: _Text
-    aliases: tuple[str, ...] = ()
+@table
+class _ProcedureIn(Table):
+    title_fr: str = key(_text)
+    title_en: str = key(_text)
+    calendars: tuple[str, ...] = key(tuple_of(_str))
+    description_fr: str = key(_text)
+    description_en: str = key(_text)
+    aliases: tuple[str, ...] = key(tuple_of(_str), default=())
 
 
-class _BookingIn(_Frozen):
-    url: str
-    title_fr: _Text
-    title_en: _Text
-    source: str | None = None
-    procedures: dict[str, _ProcedureIn] = Field(default_factory=dict)
+@table
+class _BookingIn(Table):
+    url: str = key(_str)
+    title_fr: str = key(_text)
+    title_en: str = key(_text)
+    source: str | None = key(optional(_str), default=None)
+    procedures: dict[str, _ProcedureIn] = key(dict_of(model(_ProcedureIn)), default_factory=dict)
 
 
-class _PrefectureIn(_Frozen):
-    name: _Text
-    department: str | None = None
-    aliases: tuple[str, ...] = ()
-    bookings: dict[str, _BookingIn] = Field(default_factory=dict)
+@table
+class _PrefectureIn(Table):
+    name: str = key(_text)
+    department: str | None = key(optional(_str), default=None)
+    aliases: tuple[str, ...] = key(tuple_of(_str), default=())
+    bookings: dict[str, _BookingIn] = key(dict_of(model(_BookingIn)), default_factory=dict)
 
 
-class _CatalogueIn(_Frozen):
-    prefectures: dict[str, _PrefectureIn] = Field(default_factory=dict)
+@table
+class _CatalogueIn(Table):
+    prefectures: dict[str, _PrefectureIn] = key(dict_of(model(_PrefectureIn)), default_factory=dict)
 
 
 class Catalogue:
@@ -283,53 +306,43 @@ def _closest(key: str, names: Mapping[str, object]) -> str | None:
 def _build(data: Mapping[str, object], origin: str) -> Catalogue:
     try:
         raw = _CatalogueIn.model_validate(data)
+        return Catalogue(tuple(_prefectures(raw)))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise ValueError(f"{origin}: invalid catalogue: {problems}") from None
-    prefectures = []
-    try:
-        for pref_id, pref in raw.prefectures.items():
-            bookings = []
-            for booking_id, booking in pref.bookings.items():
-                procedures = tuple(
-                    Procedure(
-                        id=proc_id,
-                        prefecture=pref_id,
-                        booking=booking_id,
-                        url=booking.url,
-                        **proc.model_dump(),
-                    )
-                    for proc_id, proc in booking.procedures.items()
+        raise ValueError(f"{origin}: invalid catalogue: {exc}") from None
+
+
+def _prefectures(raw: _CatalogueIn) -> Iterator[Prefecture]:
+    """The validated prefectures (ids come from the table keys, checked here)."""
+    for pref_id, pref in raw.prefectures.items():
+        bookings = []
+        for booking_id, booking in pref.bookings.items():
+            procedures = tuple(
+                Procedure(
+                    id=proc_id,
+                    prefecture=pref_id,
+                    booking=booking_id,
+                    url=booking.url,
+                    **proc.model_dump(),
                 )
-                bookings.append(
-                    Booking(
-                        id=booking_id,
-                        url=booking.url,
-                        title_fr=booking.title_fr,
-                        title_en=booking.title_en,
-                        source=booking.source,
-                        procedures=procedures,
-                    )
-                )
-            prefectures.append(
-                Prefecture(
-                    id=pref_id,
-                    name=pref.name,
-                    department=pref.department,
-                    aliases=pref.aliases,
-                    bookings=tuple(bookings),
+                for proc_id, proc in booking.procedures.items()
+            )
+            bookings.append(
+                Booking(
+                    id=booking_id,
+                    url=booking.url,
+                    title_fr=booking.title_fr,
+                    title_en=booking.title_en,
+                    source=booking.source,
+                    procedures=procedures,
                 )
             )
-        return Catalogue(tuple(prefectures))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False)
+        yield Prefecture(
+            id=pref_id,
+            name=pref.name,
+            department=pref.department,
+            aliases=pref.aliases,
+            bookings=tuple(bookings),
         )
-        raise ValueError(f"{origin}: invalid catalogue: {problems}") from None
 
 
 @lru_cache(maxsize=1)

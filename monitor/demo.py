@@ -22,9 +22,8 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from pydantic_core import PydanticCustomError
-
 from monitor.config import Config, load_config
+from monitor.config.tables import Invalid
 from monitor.config.values import check_apprise_url
 from monitor.daemon import Daemon
 from monitor.errors import ConfigError, UsageError
@@ -106,8 +105,8 @@ def check_notify_urls(notify: Sequence[str]) -> None:
     for url in notify:
         try:
             check_apprise_url(url)
-        except PydanticCustomError as exc:
-            raise UsageError(f"--notify: {exc.message()}") from None
+        except Invalid as exc:
+            raise UsageError(f"--notify: {exc.message}") from None
 
 
 def _as_notify_error(message: str, path: Path, notify: Sequence[str]) -> str:

@@ -10,8 +10,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from pydantic import TypeAdapter, ValidationError
-
+from monitor.config.tables import Invalid
 from monitor.config.values import WebUrl
 from monitor.errors import UsageError
 from monitor.sites.base import CalendarInfo, CalendarNaming
@@ -26,9 +25,9 @@ def booking_url(url: str) -> str:
     """``url`` checked as ``validate`` checks a watch's ``url`` (same words, same "did you
     mean https://…"); :class:`UsageError` otherwise."""
     try:
-        return TypeAdapter(WebUrl).validate_python(url)
-    except ValidationError as exc:
-        raise UsageError(f"discover: {exc.errors()[0]['msg']}") from None
+        return WebUrl(url)
+    except Invalid as exc:
+        raise UsageError(f"discover: {exc.message}") from None
 
 
 def calendar_name(cal: CalendarInfo, others: Sequence[CalendarInfo], naming: CalendarNaming) -> str:

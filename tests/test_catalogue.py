@@ -140,7 +140,7 @@ description_en = "To renew."
     [
         ('calendars = ["3.1", "3.1"]', "duplicate"),
         ('calendars = ["Calendrier 3.1"]', "label token"),
-        ('calendars = ["3.1"]\nextra = 1', "Extra"),
+        ('calendars = ["3.1"]\nextra = 1', "'extra' is not known"),
     ],
 )
 def test_malformed_catalogue_is_refused(tmp_path: Path, snippet: str, problem: str) -> None:

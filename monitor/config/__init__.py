@@ -9,8 +9,9 @@ One job per module:
 
 - :mod:`.words`: how messages quote values, give examples and suggest fixes;
 - :mod:`.values`: the value types (durations, sizes, times, tags, addresses);
-- :mod:`.models`: the frozen pydantic models, one per table;
-- :mod:`.explain`: pydantic and TOML errors rewritten into user prose;
+- :mod:`.tables`: the builder that reads a table into a frozen dataclass, every problem kept;
+- :mod:`.models`: the models, one per table, each key with its parser and default;
+- :mod:`.explain`: where a problem is, as the file reads, and TOML errors in user prose;
 - :mod:`.checks`: the rules across tables, and the validation run;
 - :mod:`.load`: reading the file, and where the state lives.
 

@@ -1,6 +1,6 @@
 """The rules that need more than one key, and the validation run that applies them all.
 
-pydantic validates each table on its own; :class:`_Checker` then applies the
+Each table is read on its own (:mod:`monitor.config.tables`); :class:`_Checker` then applies the
 rules across them (politeness floors, unique watch names, catalogue look-ups,
 notification tags, template placeholders, file checks) on every part that
 validated, so that one run reports every problem of the file together.
@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from monitor.config.explain import TABLE_KEYS, Issue, Loc, explain, format_issues, issue_order
+from monitor.config.explain import format_issues, issue_order
 from monitor.config.models import (
     CalendarRef,
     Config,
@@ -27,6 +25,7 @@ from monitor.config.models import (
     WatchIn,
     name_key,
 )
+from monitor.config.tables import Invalid, Loc, Mismatch, Table, ValidationError, unknown_key
 from monitor.config.values import POLITE_INTERVAL, POLITE_SPACING, url_host
 from monitor.config.words import POLITENESS, kind_of
 from monitor.durations import format_duration, parse_duration
@@ -37,10 +36,12 @@ from monitor.sites.registry import find_adapter
 
 if TYPE_CHECKING:
     # Imported where a watch names a prefecture or procedure: the catalogue module and
-    # its pydantic models cost the daemon ~2.5 MiB of a config that gives URLs (issue 12).
+    # its catalogue.toml costs the daemon memory for a config that gives URLs (issue 12).
     from monitor.catalogue import Catalogue
 
 __all__ = ["parse_config", "permission_warning"]
+
+_TOP_KEYS = ("monitor", "notify", "watch")
 
 
 def permission_warning(file: Path, source: str, what: str) -> str | None:
@@ -87,7 +88,7 @@ class _Checker:
         self.source = source
         self.base = base
         self._catalogue = catalogue
-        self.issues: list[Issue] = []
+        self.issues: list[Invalid] = []
         self.warnings: list[str] = []
 
     @property
@@ -99,16 +100,17 @@ class _Checker:
         return self._catalogue
 
     def issue(self, loc: Loc, message: str) -> None:
-        self.issues.append(Issue(loc, message))
+        self.issues.append(Invalid(message, loc))
 
-    def validate(self, model: type[BaseModel], value: object, prefix: Loc) -> Any:
+    def validate(self, model: type[Table], value: object, prefix: Loc) -> Any:
         """``model`` validated from ``value``, or ``None`` after recording its problems."""
         try:
             return model.model_validate(value)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                err = {**err, "loc": (*prefix, *err["loc"])}
-                self.issues.append(explain(err, self.data))
+            for err in exc.errors:
+                if isinstance(err, Mismatch):  # the table itself, whose key is prefix's
+                    err = err.worded(str(prefix[0]), secret=False)
+                self.issue((*prefix, *err.loc), err.message)
             return None
 
     # ---- the run
@@ -118,10 +120,8 @@ class _Checker:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{self.source}: expected a TOML document.", path=self.source)
         for key in data:
-            if key not in TABLE_KEYS["top"]:
-                self.issues.append(
-                    explain({"type": "extra_forbidden", "loc": (key,), "input": data[key]}, data)
-                )
+            if key not in _TOP_KEYS:
+                self.issue((), unknown_key(str(key), _TOP_KEYS))
         monitor = self._section("monitor", MonitorSettings)
         notify = self._section("notify", NotifySettings)
         raw_watches = self._raw_watches()
@@ -147,7 +147,7 @@ class _Checker:
         assert monitor is not None and notify is not None
         final = tuple(w for _, w in sorted(watches.items()))
         self._warn(monitor, notify, final)
-        return Config(
+        return Config.model_construct(
             monitor=monitor,
             notify=notify,
             watches=final,
@@ -155,7 +155,7 @@ class _Checker:
             warnings=tuple(self.warnings),
         )
 
-    def _section(self, name: str, model: type[BaseModel]) -> Any:
+    def _section(self, name: str, model: type[Table]) -> Any:
         raw = self.data.get(name, {})
         if isinstance(raw, list):
             self.issue(

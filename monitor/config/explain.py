@@ -1,73 +1,23 @@
-"""Every config mistake in user words: pydantic's errors and tomllib's, rewritten.
+"""Every config mistake where the user reads it: the key path as the file reads, and TOML.
 
-The raw messages of pydantic and tomllib are never shown. :func:`explain` turns
-one pydantic error into an :class:`Issue` (a key path and a sentence, with "did
-you mean" for a mistyped key); :func:`format_issues` lists them under the file
-name, as the file reads (``[[watch]] #2 ("Premier titre") calendars, item 1``);
-:func:`toml_message` does the same for a file that is not valid TOML.
+Each problem is worded where it is found (:mod:`monitor.config.tables` and the
+parsers of :mod:`monitor.config.values`); :func:`format_issues` lists them under
+the file name, each after its place in the file (``[[watch]] #2 ("Premier titre")
+calendars, item 1``); :func:`toml_message` rewrites tomllib's error for a file
+that is not valid TOML (its raw message is never shown).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from monitor.config.models import (
-    MonitorSettings,
-    NotifySettings,
-    NotifyTarget,
-    SurgeWindow,
-    Template,
-    WatchIn,
-)
-from monitor.config.words import EXAMPLES, kind_of, quoted, suggest
+from monitor.config.tables import Invalid, Loc
+from monitor.config.words import quoted
 from monitor.secrets import mask_urls_in_text
 
-__all__ = ["TABLE_KEYS", "Issue", "Loc", "explain", "format_issues", "issue_order", "toml_message"]
-
-Loc = tuple[str | int, ...]
-
-
-class Issue(NamedTuple):
-    """One problem: where (a pydantic location) and what, in user words."""
-
-    loc: Loc
-    message: str
-
-
-TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "top": ("monitor", "notify", "watch"),
-    "monitor": tuple(MonitorSettings.model_fields),
-    "surge": tuple(SurgeWindow.model_fields),
-    "notify": tuple(NotifySettings.model_fields),
-    "target": tuple(NotifyTarget.model_fields),
-    "template": tuple(Template.model_fields),
-    "watch": tuple(WatchIn.model_fields),
-    "calendar": ("planning", "name", "label"),
-}
-
-
-def _table_kind(loc: Loc) -> str:
-    """Which table a location is in (for listing its valid keys)."""
-    match loc:
-        case ():
-            return "top"
-        case ("monitor",):
-            return "monitor"
-        case ("monitor", "surge", int()):
-            return "surge"
-        case ("notify",):
-            return "notify"
-        case ("notify", "urls", int()):
-            return "target"
-        case ("notify", "templates", str()):
-            return "template"
-        case ("watch", int()):
-            return "watch"
-        case ("watch", int(), "calendars", int()):
-            return "calendar"
-    return ""
+__all__ = ["format_issues", "issue_order", "toml_message"]
 
 
 def _where(loc: Loc, data: Mapping[str, Any]) -> str:
@@ -105,54 +55,7 @@ def _where(loc: Loc, data: Mapping[str, Any]) -> str:
     return rest(loc)
 
 
-def explain(err: Mapping[str, Any], data: Mapping[str, Any]) -> Issue:
-    """Rewrite one pydantic error into user words (never its type names or links)."""
-    loc: Loc = tuple(err["loc"])
-    kind = err["type"]
-    value = err.get("input")
-    key = next((p for p in reversed(loc) if isinstance(p, str)), "")
-    example = EXAMPLES.get(key)
-    eg = f"; e.g. {example}" if example else ""
-    secret = loc[:2] == ("notify", "urls")
-    shown = "(hidden: it may hold a secret)" if secret else kind_of(value)
-    if kind == "rdv":
-        return Issue(loc, err["msg"])
-    if kind == "extra_forbidden":
-        where = loc[:-1]
-        table = TABLE_KEYS.get(_table_kind(where), ())
-        unknown = str(loc[-1])
-        guess = suggest(unknown, table)
-        text = f"key '{unknown}' is not known"
-        text += f"; did you mean '{guess}'?" if guess else "."
-        if table:
-            text += f" The keys allowed here are: {', '.join(table)}."
-        return Issue(where, text)
-    if kind == "missing":
-        return Issue(loc, f"this key is required but missing{eg}.")
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return Issue(loc, f"expected a table of keys, got {shown}{eg}.")
-    if kind in ("tuple_type", "list_type", "iterable_type"):
-        return Issue(loc, f"expected a list in square brackets, got {shown}{eg}.")
-    if kind in ("string_type", "string_too_short"):
-        if kind == "string_too_short":
-            return Issue(loc, f"must not be empty{eg}.")
-        return Issue(loc, f"expected text in double quotes, got {shown}{eg}.")
-    if kind in ("bool_type", "bool_parsing"):
-        return Issue(loc, f"expected true or false (without quotes), got {shown}.")
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return Issue(loc, f"expected a whole number, got {shown}{eg}.")
-    if kind in ("float_type", "float_parsing"):
-        return Issue(loc, f"expected a number, got {shown}{eg}.")
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return Issue(loc, f"{shown} is not allowed here; write {expected}.")
-    message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-    if secret:
-        message = mask_urls_in_text(message)
-    return Issue(loc, f"{message[:1].lower()}{message[1:]}{eg}.".replace("..", "."))
-
-
-def format_issues(source: str, issues: Sequence[Issue], data: Mapping[str, Any]) -> str:
+def format_issues(source: str, issues: Sequence[Invalid], data: Mapping[str, Any]) -> str:
     """Every issue, one line each, under the file name (one line for a single issue)."""
     lines = []
     for issue in issues:
@@ -164,7 +67,7 @@ def format_issues(source: str, issues: Sequence[Issue], data: Mapping[str, Any])
     return f"{source}: {len(lines)} problems:\n{body}"
 
 
-def issue_order(issue: Issue, order: Mapping[str, int]) -> tuple[int, int]:
+def issue_order(issue: Invalid, order: Mapping[str, int]) -> tuple[int, int]:
     """Sort key: file order of the section (``order``), then item number."""
     section = issue.loc[0] if issue.loc else ""
     index = issue.loc[1] if len(issue.loc) > 1 and isinstance(issue.loc[1], int) else -1

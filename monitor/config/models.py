@@ -1,33 +1,34 @@
-"""The validated configuration: frozen pydantic models, one per table of the file.
+"""The validated configuration: frozen dataclasses, one per table of the file.
 
-Each model forbids unknown keys (a typo is never silently ignored) and uses the
-value types of :mod:`monitor.config.values`, so its fields read as the keys a
-user may write. Rules that need several tables at once are in
-:mod:`monitor.config.checks`. How a calendar may be named is the booking
-plugin's rule, asked through :func:`monitor.sites.registry.naming_for`.
+Each model is a :func:`~monitor.config.tables.table`: its fields are the keys a
+user may write, each with the parser of :mod:`monitor.config.values` that reads
+it and its default; unknown keys are refused (a typo is never silently ignored).
+Rules that need several tables at once are in :mod:`monitor.config.checks`. How a
+calendar may be named is the booking plugin's rule, asked through
+:func:`monitor.sites.registry.naming_for`.
 """
 
 from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import time
-from typing import Annotated, Any
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pathlib import Path
+from typing import Any
 
 from monitor import USER_AGENT
+from monitor.config.tables import (
+    Invalid,
+    Mismatch,
+    Table,
+    dict_of,
+    key,
+    model,
+    optional,
+    table,
+    tuple_of,
+)
 from monitor.config.values import (
     DEFAULT_EVENTS,
     WEEKDAY_WORDS,
@@ -38,6 +39,7 @@ from monitor.config.values import (
     Interval,
     Jitter,
     Keep,
+    ListenAddress,
     ListenOn,
     PageSize,
     ProxyUrl,
@@ -59,7 +61,7 @@ from monitor.config.values import (
     parse_weekday,
     url_host,
 )
-from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
+from monitor.config.words import EXAMPLES, kind_of, quoted, suggest
 from monitor.durations import format_duration
 from monitor.events import KINDS
 from monitor.http import is_loopback_host
@@ -83,11 +85,26 @@ __all__ = [
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _label(value: object) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f'expected a calendar name such as "3.1", got {kind_of(value)}.')
+    if not value.split():
+        raise Invalid('a calendar name is empty; write e.g. "3.1".')
+    try:
+        return naming_for().parse_label(value)
+    except ValueError as exc:
+        raise Invalid(f"{quoted(value)} is not a calendar name; {exc}") from None
 
 
-class CalendarRef(_Model):
+def _planning(value: object) -> int:
+    try:
+        return naming_for().parse_planning(value)
+    except ValueError as exc:
+        raise Invalid(f"{quoted(value)} is not a planning id; {exc}.") from None
+
+
+@table
+class CalendarRef(Table):
     """One calendar of a booking: by the label the site prints ("3.1"), or by planning id.
 
     In the config a calendar is either a label token, ``"3.1"``, or a table
@@ -95,71 +112,39 @@ class CalendarRef(_Model):
     with a display ``name``. Exactly one of ``label`` and ``planning`` is set.
     """
 
-    label: str | None = None
-    planning: int | None = None
-    name: str | None = None
+    label: str | None = key(optional(_label), default=None)
+    planning: int | None = key(optional(_planning), default=None)
+    name: str | None = key(optional(check_text), default=None)
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_config(cls, value: object) -> object:
+    def _before(cls, value: object) -> object:
         if isinstance(value, CalendarRef):
             return value
         if isinstance(value, str):
             return {"label": value}
         if isinstance(value, bool | float):
-            raise fail(
+            raise Invalid(
                 f"{quoted(value)}: write calendar names in double quotes, e.g. "
                 f'"{value}" — without quotes 3.10 would read as 3.1.'
             )
         if isinstance(value, int):
-            raise fail(
+            raise Invalid(
                 f'{value}: write a calendar name in double quotes ("{value}"); a planning id '
                 f"is written {{ planning = {value} }}."
             )
         if not isinstance(value, dict):
-            raise fail(
+            raise Invalid(
                 f'expected a calendar name such as "3.1" or a table {{ planning = 24980 }}, '
                 f"got {kind_of(value)}."
             )
         return value
 
-    @field_validator("label", mode="before")
-    @classmethod
-    def _check_label(cls, value: object) -> object:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise fail(f'expected a calendar name such as "3.1", got {kind_of(value)}.')
-        if not value.split():
-            raise fail('a calendar name is empty; write e.g. "3.1".')
-        try:
-            return naming_for().parse_label(value)
-        except ValueError as exc:
-            raise fail(f"{quoted(value)} is not a calendar name; {exc}") from None
-
-    @field_validator("planning", mode="before")
-    @classmethod
-    def _check_planning(cls, value: object) -> object:
-        if value is None:
-            return None
-        try:
-            return naming_for().parse_planning(value)
-        except ValueError as exc:
-            raise fail(f"{quoted(value)} is not a planning id; {exc}.") from None
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _check_name(cls, value: object) -> object:
-        return None if value is None else check_text(value)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> CalendarRef:
+    def _after(self) -> None:
         if (self.label is None) == (self.planning is None):
-            raise fail(
+            raise Invalid(
                 'give a calendar either as a name, "3.1", or as a planning id, '
                 "{ planning = 24980 } — one of the two."
             )
-        return self
 
     @property
     def display(self) -> str:
@@ -193,40 +178,45 @@ class CalendarRef(_Model):
         return self.matches(label)
 
 
-def _v_unique_calendars(refs: tuple[CalendarRef, ...]) -> tuple[CalendarRef, ...]:
+def _v_unique_calendars(refs: tuple[CalendarRef, ...]) -> None:
     seen: set[str] = set()
     for ref in refs:
         if ref.key in seen:
-            raise fail(f'calendar "{ref.display}" is listed twice; list each calendar once.')
+            raise Invalid(f'calendar "{ref.display}" is listed twice; list each calendar once.')
         seen.add(ref.key)
-    return refs
 
 
-Calendars = Annotated[tuple[CalendarRef, ...], AfterValidator(_v_unique_calendars)]
+Calendars = tuple_of(model(CalendarRef), after=_v_unique_calendars)
 
 
-class Release(_Model):
+def _weekday_number(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
+    raise Invalid(f"{quoted(value)} is not a weekday number; write 0 (Monday) to 6 (Sunday).")
+
+
+@table
+class Release(Table):
     """When a prefecture publishes new slots each week: weekday (Monday = 0) and time."""
 
-    weekday: Annotated[int, Field(ge=0, le=6)]
-    time: time
+    weekday: int = key(_weekday_number)
+    time: time = key(parse_time)
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_text(cls, value: object) -> object:
+    def _before(cls, value: object) -> object:
         if not isinstance(value, str):
             if isinstance(value, dict | Release):
                 return value
-            raise fail(f'expected text such as "mon 08:00", got {kind_of(value)}.')
+            raise Invalid(f'expected text such as "mon 08:00", got {kind_of(value)}.')
         parts = value.split()
         try:
             if len(parts) != 2:
                 raise ValueError
             return {"weekday": parse_weekday(parts[0]), "time": parse_time(parts[1])}
-        except (ValueError, PydanticCustomError):
+        except ValueError:
             guess = _guess_release(parts)
             hint = f' Did you mean "{guess}"?' if guess else ""
-            raise fail(
+            raise Invalid(
                 f'{quoted(value)} is not a release time; write "<day> HH:MM" with a day '
                 f'mon…sun and a 24-hour time, e.g. "mon 08:00".{hint}'
             ) from None
@@ -249,25 +239,24 @@ def _guess_release(parts: list[str]) -> str | None:
     return f"{WEEKDAYS[day]} {int(m.group(1)):02d}:{int(m.group(2) or 0):02d}"
 
 
-class SurgeWindow(_Model):
+def _after_start(end: time, earlier: Mapping[str, Any]) -> None:
+    start = earlier.get("start")
+    if isinstance(start, time) and end <= start:
+        raise Invalid(
+            f"the window must end after it starts ({start.strftime('%H:%M')}); a window "
+            "cannot cross midnight: split it into two windows."
+        )
+
+
+@table
+class SurgeWindow(Table):
     """A weekly time window in which to poll faster (around a release of new slots)."""
 
-    days: Weekdays
+    days: tuple[int, ...] = key(Weekdays)
     """Weekdays, Monday = 0."""
-    start: TimeOfDay
-    end: TimeOfDay
-    interval: SurgeInterval = 30.0
-
-    @field_validator("end")
-    @classmethod
-    def _after_start(cls, end: time, info: ValidationInfo) -> time:
-        start = info.data.get("start")
-        if isinstance(start, time) and end <= start:
-            raise fail(
-                f"the window must end after it starts ({start.strftime('%H:%M')}); a window "
-                "cannot cross midnight: split it into two windows."
-            )
-        return end
+    start: time = key(TimeOfDay)
+    end: time = key(TimeOfDay, check=_after_start)
+    interval: float = key(SurgeInterval, default=30.0)
 
     def __str__(self) -> str:
         days = ",".join(WEEKDAYS[d] for d in self.days)
@@ -284,43 +273,44 @@ DEFAULT_SURGE = (
 )
 
 
-class MonitorSettings(_Model):
+def _within_timeout(value: float, earlier: Mapping[str, Any]) -> None:
+    total = earlier.get("timeout")
+    if isinstance(total, float) and value > total:
+        raise Invalid(
+            f"{format_duration(value)} is longer than timeout ({format_duration(total)}), "
+            "the limit for the whole request; make it shorter or equal."
+        )
+
+
+@table
+class MonitorSettings(Table):
     """The ``[monitor]`` table: when and how politely to poll. Durations are seconds."""
 
-    timezone: TimeZoneName = "Europe/Paris"
-    interval: Interval = 300.0
-    jitter: Jitter = 30.0
-    state_dir: ConfigPath | None = None
+    timezone: str = key(TimeZoneName, default="Europe/Paris")
+    interval: float = key(Interval, default=300.0)
+    jitter: float = key(Jitter, default=30.0)
+    state_dir: Path | None = key(ConfigPath, default=None)
     """As written (``~`` expanded, relative paths made relative to the config file);
     ``None`` = decide at run time, see :func:`resolve_state_dir`."""
-    releases: tuple[Release, ...] = (Release(weekday=0, time=time(8, 0)),)
-    trouble_after: TroubleAfter = 900.0
-    user_agent: UserAgent = None
+    releases: tuple[Release, ...] = key(
+        tuple_of(model(Release)), default=(Release(weekday=0, time=time(8, 0)),)
+    )
+    trouble_after: float = key(TroubleAfter, default=900.0)
+    user_agent: str | None = key(UserAgent, default=None)
     """``None`` = the package's ``USER_AGENT``; see :attr:`http_user_agent`."""
-    timeout: Timeout = 20.0
-    connect_timeout: Timeout = 10.0
-    max_page_size: PageSize = 2 * 1024 * 1024
+    timeout: float = key(Timeout, default=20.0)
+    connect_timeout: float = key(Timeout, default=10.0, check=_within_timeout)
+    max_page_size: int = key(PageSize, default=2 * 1024 * 1024)
     """Bytes."""
-    min_spacing: Spacing = 2.0
-    metrics: ListenOn = None
-    surge: tuple[SurgeWindow, ...] = DEFAULT_SURGE
-    proxy: ProxyUrl = Field(default=None, repr=False)
+    min_spacing: float = key(Spacing, default=2.0)
+    metrics: ListenAddress | None = key(ListenOn, default=None)
+    surge: tuple[SurgeWindow, ...] = key(tuple_of(model(SurgeWindow)), default=DEFAULT_SURGE)
+    proxy: str | None = key(ProxyUrl, default=None, repr=False)
     """Where requests to the prefectures go through (``http://``, ``socks5://``), or
     ``None`` = directly. Never used for notifications. May hold a password: masked
     when shown, see :meth:`Config.proxy_for`."""
-    keep: Keep = 180 * 86400.0
+    keep: float = key(Keep, default=180 * 86400.0)
     """How long raw observations are kept; older ones are pruned off the hot path."""
-
-    @field_validator("connect_timeout")
-    @classmethod
-    def _within_timeout(cls, value: float, info: ValidationInfo) -> float:
-        total = info.data.get("timeout")
-        if isinstance(total, float) and value > total:
-            raise fail(
-                f"{format_duration(value)} is longer than timeout ({format_duration(total)}), "
-                "the limit for the whole request; make it shorter or equal."
-            )
-        return value
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -333,7 +323,8 @@ class MonitorSettings(_Model):
         return self.user_agent or USER_AGENT
 
 
-class NotifyTarget(_Model):
+@table
+class NotifyTarget(Table):
     """One apprise notification URL and the tags that select it.
 
     In the config an entry of ``urls`` is a URL string, or a table
@@ -341,17 +332,17 @@ class NotifyTarget(_Model):
     some targets (``notify = ["phone"]``). ``repr`` and ``str`` show the URL masked.
     """
 
-    url: AppriseUrl = Field(repr=False)
-    tags: Tags = ()
+    # Secret: a value of the wrong kind under [notify] urls is not shown in messages.
+    url: str = key(AppriseUrl, secret=True, repr=False)
+    tags: tuple[str, ...] = key(Tags, default=(), secret=True)
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_config(cls, value: object) -> object:
+    def _before(cls, value: object) -> object:
         if isinstance(value, str):
             return {"url": value}
         if isinstance(value, dict | NotifyTarget):
             return value
-        raise fail(
+        raise Invalid(
             f"expected a notification address in double quotes, got {kind_of(value)}; "
             f"e.g. {EXAMPLES['urls']}."
         )
@@ -361,55 +352,55 @@ class NotifyTarget(_Model):
         """The URL with its secrets hidden; safe for logs and messages."""
         return mask_url(self.url)
 
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        yield "url", self.masked
-        yield "tags", self.tags
+    def __repr__(self) -> str:
+        return f"NotifyTarget(url={self.masked!r}, tags={self.tags!r})"
 
     def __str__(self) -> str:
         return self.masked
 
 
-class Template(_Model):
+@table
+class Template(Table):
     """Overrides of one event's notification text. Their ``{placeholders}`` are checked
     against :data:`monitor.events.PLACEHOLDERS` once the whole ``[notify]`` table is read."""
 
-    title: Text | None = None
-    body: Text | None = None
+    title: str | None = key(optional(Text), default=None)
+    body: str | None = key(optional(Text), default=None)
 
 
-def _v_templates(value: object) -> object:
+_template_tables = dict_of(model(Template))
+
+
+def _v_templates(value: object) -> dict[str, Template]:
     if isinstance(value, dict):
         for key in value:
             if key not in KINDS:
                 guess = suggest(str(key), tuple(KINDS))
                 hint = f' Did you mean "{guess}"?' if guess else ""
-                raise fail(
+                raise Invalid(
                     f'"{key}" is not an event; templates exist for {", ".join(KINDS)}, '
                     f"written [notify.templates.slot_opened].{hint}"
                 )
-    return value
+    return _template_tables(value)
 
 
-class NotifySettings(_Model):
+def _v_unique_events(events: tuple[str, ...]) -> None:
+    if len(set(events)) != len(events):
+        raise Invalid("an event is listed twice; list each event once.")
+
+
+@table
+class NotifySettings(Table):
     """The ``[notify]`` table: where to send alerts, for which events, in which language."""
 
-    urls: tuple[NotifyTarget, ...] = ()
-    config: ConfigPath | None = None
+    urls: tuple[NotifyTarget, ...] = key(tuple_of(model(NotifyTarget)), default=(), secret=True)
+    config: Path | None = key(ConfigPath, default=None)
     """An apprise config file (YAML or text), relative to the config file's folder."""
-    events: tuple[Event, ...] = DEFAULT_EVENTS
-    language: Annotated[str, BeforeValidator(choice(LANGUAGES, "a language"))] = DEFAULT_LANGUAGE
-    heartbeat: TimeOfDay = time(9, 0)
+    events: tuple[str, ...] = key(tuple_of(Event, after=_v_unique_events), default=DEFAULT_EVENTS)
+    language: str = key(choice(LANGUAGES, "a language"), default=DEFAULT_LANGUAGE)
+    heartbeat: time = key(TimeOfDay, default=time(9, 0))
     """When the daily "still running" message goes out, if ``"heartbeat"`` is in ``events``."""
-    templates: Annotated[dict[str, Template], BeforeValidator(_v_templates)] = Field(
-        default_factory=dict
-    )
-
-    @field_validator("events")
-    @classmethod
-    def _unique_events(cls, events: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(events)) != len(events):
-            raise fail("an event is listed twice; list each event once.")
-        return events
+    templates: dict[str, Template] = key(_v_templates, default_factory=dict)
 
     @property
     def tags(self) -> frozenset[str]:
@@ -417,22 +408,36 @@ class NotifySettings(_Model):
         return frozenset(t for target in self.urls for t in target.tags)
 
 
-class WatchIn(_Model):
+def _boolean(value: object) -> bool:
+    """Strict: ``"yes"`` in quotes is refused like ``"maybe"``, never read as true."""
+    if isinstance(value, bool):
+        return value
+    raise Mismatch("true or false (without quotes)", value, example=False)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise Mismatch("text in double quotes", value)
+
+
+@table
+class WatchIn(Table):
     """A ``[[watch]]`` table as written: a URL, or a catalogue shortcut."""
 
-    name: Text
-    url: WebUrl | None = None
-    prefecture: Text | None = None
-    procedure: Text | None = None
-    calendars: Calendars | None = None
-    interval: Interval | None = None
-    notify: Tags = ()
-    enabled: Annotated[bool, Field(strict=True)] = True
-    """Strict: ``"yes"`` in quotes is refused like ``"maybe"``, never read as true."""
-    proxy: ProxyUrl = Field(default=None, repr=False)
+    name: str = key(Text)
+    url: str | None = key(optional(WebUrl), default=None)
+    prefecture: str | None = key(optional(Text), default=None)
+    procedure: str | None = key(optional(Text), default=None)
+    calendars: tuple[CalendarRef, ...] | None = key(optional(Calendars), default=None)
+    interval: float | None = key(optional(Interval), default=None)
+    notify: tuple[str, ...] = key(Tags, default=())
+    enabled: bool = key(_boolean, default=True)
+    proxy: str | None = key(ProxyUrl, default=None, repr=False)
 
 
-class Watch(_Model):
+@table
+class Watch(Table):
     """One booking page to check, and which of its calendars (primary first).
 
     ``calendars`` empty means "the booking's only calendar" (a booking with a
@@ -441,16 +446,16 @@ class Watch(_Model):
     ``notify`` lists apprise tags; empty = every notification target.
     """
 
-    name: Text
-    url: WebUrl
-    calendars: Calendars = ()
-    interval: Interval | None = None
+    name: str = key(Text)
+    url: str = key(WebUrl)
+    calendars: tuple[CalendarRef, ...] = key(Calendars, default=())
+    interval: float | None = key(optional(Interval), default=None)
     """Override of ``[monitor] interval``; see :meth:`Config.interval_for`."""
-    notify: Tags = ()
-    enabled: bool = True
-    prefecture: str | None = None
-    procedure: str | None = None
-    proxy: ProxyUrl = Field(default=None, repr=False)
+    notify: tuple[str, ...] = key(Tags, default=())
+    enabled: bool = key(_boolean, default=True)
+    prefecture: str | None = key(optional(_text), default=None)
+    procedure: str | None = key(optional(_text), default=None)
+    proxy: str | None = key(ProxyUrl, default=None, repr=False)
     """Override of ``[monitor] proxy`` for this booking; see :meth:`Config.proxy_for`."""
 
     @property
@@ -469,15 +474,16 @@ class Watch(_Model):
         return self.calendars[0] if self.calendars else None
 
 
-class Config(_Model):
+@table
+class Config(Table):
     """The whole validated configuration. Immutable; secrets are masked in ``repr``."""
 
-    monitor: MonitorSettings = MonitorSettings()
-    notify: NotifySettings = NotifySettings()
-    watches: tuple[Watch, ...]
-    source: str = "<config>"
+    monitor: MonitorSettings = key(model(MonitorSettings), default=MonitorSettings())
+    notify: NotifySettings = key(model(NotifySettings), default=NotifySettings())
+    watches: tuple[Watch, ...] = key(tuple_of(model(Watch)))
+    source: str = key(_text, default="<config>")
     """The config file as the user named it (messages quote it)."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = key(tuple_of(_text), default=())
     """Things that work but are probably not what the user wants (show them at start-up)."""
 
     @property

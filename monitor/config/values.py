@@ -2,8 +2,8 @@
 
 Durations with their bounds, sizes, times of day, weekdays, time zones, tags,
 web and notification addresses, listen addresses. Each refuses a wrong value
-with one sentence in user words (through :func:`~monitor.config.words.fail`),
-which :mod:`monitor.config.explain` places after the key path.
+with one sentence in user words (:class:`~monitor.config.tables.Invalid`),
+which :mod:`monitor.config.tables` places after the key path.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import time
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator
-
 from monitor.config.placeholders import placeholder_in
-from monitor.config.words import EXAMPLES, fail, kind_of, quoted, suggest
+from monitor.config.tables import Invalid, optional, tuple_of
+from monitor.config.words import EXAMPLES, kind_of, quoted, suggest
 from monitor.durations import (
     DURATION_HELP,
     MAX_DURATION,
@@ -93,17 +92,17 @@ def _v_duration(value: object) -> float:
         except DurationTooLongError:
             return math.inf
         except ValueError as exc:
-            raise fail(str(exc)) from None
-    raise fail(f"expected a duration, got {kind_of(value)}; {DURATION_HELP}.")
+            raise Invalid(str(exc)) from None
+    raise Invalid(f"expected a duration, got {kind_of(value)}; {DURATION_HELP}.")
 
 
 def _v_positive(seconds: float) -> float:
     if seconds <= 0:
-        raise fail(f"must be more than zero; {DURATION_HELP}.")
+        raise Invalid(f"must be more than zero; {DURATION_HELP}.")
     return seconds
 
 
-def _bounded(limit: float, why: str, *, positive: bool = False) -> BeforeValidator:
+def _bounded(limit: float, why: str, *, positive: bool = False) -> Callable[[object], float]:
     """A duration field's validator: parse, refuse zero if ``positive``, and refuse more
     than ``limit`` seconds with a sentence giving the bound and ``why`` (also for a value
     too long to be any duration, so that the user learns this field's bound at once)."""
@@ -114,70 +113,48 @@ def _bounded(limit: float, why: str, *, positive: bool = False) -> BeforeValidat
             _v_positive(seconds)
         if seconds > limit:
             shown = format_duration(seconds) if math.isfinite(seconds) else quoted(value)
-            raise fail(f'{shown} is too long: the maximum is "{format_duration(limit)}"; {why}')
+            raise Invalid(f'{shown} is too long: the maximum is "{format_duration(limit)}"; {why}')
         return seconds
 
-    return BeforeValidator(parse)
+    return parse
 
 
 # The duration fields, each with its upper bound (see MAX_INTERVAL and the others).
-Interval = Annotated[
-    float,
-    _bounded(
-        MAX_INTERVAL,
-        'slots are often gone within hours, so check at least once a day ("5m" suits most '
-        "bookings).",
-        positive=True,
-    ),
-]
-SurgeInterval = Annotated[
-    float,
-    _bounded(
-        MAX_SURGE_INTERVAL,
-        "a surge window is for checking faster than usual; for slower checks, set "
-        "[monitor] interval instead.",
-        positive=True,
-    ),
-]
-Jitter = Annotated[
-    float,
-    _bounded(
-        MAX_JITTER,
-        'it only spreads checks over a few seconds or minutes; "30s" is plenty, "0" turns it off.',
-    ),
-]
-TroubleAfter = Annotated[
-    float,
-    _bounded(
-        MAX_TROUBLE_AFTER, 'a site failing for longer must be reported; "15m" suits most bookings.'
-    ),
-]
-Keep = Annotated[
-    float,
-    _bounded(
-        MAX_DURATION,
-        '"180d" keeps half a year of checks; episodes, events and daily counts are kept anyway.',
-        positive=True,
-    ),
-]
+Interval = _bounded(
+    MAX_INTERVAL,
+    'slots are often gone within hours, so check at least once a day ("5m" suits most bookings).',
+    positive=True,
+)
+SurgeInterval = _bounded(
+    MAX_SURGE_INTERVAL,
+    "a surge window is for checking faster than usual; for slower checks, set "
+    "[monitor] interval instead.",
+    positive=True,
+)
+Jitter = _bounded(
+    MAX_JITTER,
+    'it only spreads checks over a few seconds or minutes; "30s" is plenty, "0" turns it off.',
+)
+TroubleAfter = _bounded(
+    MAX_TROUBLE_AFTER, 'a site failing for longer must be reported; "15m" suits most bookings.'
+)
+Keep = _bounded(
+    MAX_DURATION,
+    '"180d" keeps half a year of checks; episodes, events and daily counts are kept anyway.',
+    positive=True,
+)
 """``[monitor] keep``: how long raw observations are kept (older ones are pruned)."""
-Timeout = Annotated[
-    float,
-    _bounded(
-        MAX_TIMEOUT,
-        'a request that takes longer is hung, not slow (the defaults are timeout = "20s" and '
-        'connect_timeout = "10s").',
-        positive=True,
-    ),
-]
-Spacing = Annotated[
-    float,
-    _bounded(
-        MAX_MIN_SPACING,
-        "a check makes several requests to the site, so a longer gap would stretch one check "
-        'over an hour; "2s" is polite enough.',
-    ),
-]
+Timeout = _bounded(
+    MAX_TIMEOUT,
+    'a request that takes longer is hung, not slow (the defaults are timeout = "20s" and '
+    'connect_timeout = "10s").',
+    positive=True,
+)
+Spacing = _bounded(
+    MAX_MIN_SPACING,
+    "a check makes several requests to the site, so a longer gap would stretch one check "
+    'over an hour; "2s" is polite enough.',
+)
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -222,9 +199,9 @@ def _v_size(value: object) -> int:
     try:
         size = parse_size(value)
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise Invalid(str(exc)) from None
     if not _MIN_PAGE_SIZE <= size <= _MAX_PAGE_SIZE:
-        raise fail(
+        raise Invalid(
             f"{format_size(size)} is out of range; a booking page is about 50KiB, so give a cap "
             f'between {format_size(_MIN_PAGE_SIZE)} and {format_size(_MAX_PAGE_SIZE)}, e.g. "2MiB".'
         )
@@ -239,7 +216,7 @@ def parse_time(value: object) -> time:
     if isinstance(value, time):
         return value
     if not isinstance(value, str):
-        raise fail(f'expected a time of day such as "08:00", got {kind_of(value)}.')
+        raise Invalid(f'expected a time of day such as "08:00", got {kind_of(value)}.')
     text = value.strip()
     m = _TIME_RE.match(text)
     if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
@@ -249,7 +226,7 @@ def parse_time(value: object) -> time:
         hour, minute = int(fr.group(1)), int(fr.group(2) or 0)
         if hour < 24 and minute < 60:
             hint = f' Did you mean "{hour:02d}:{minute:02d}"?'
-    raise fail(
+    raise Invalid(
         f'{quoted(value)} is not a time of day; write "HH:MM" on the 24-hour clock, '
         f'e.g. "08:00" or "17:30".{hint}'
     )
@@ -264,7 +241,7 @@ def parse_weekday(value: object) -> int:
         hint = f' Did you mean "{guess}"?' if guess else ""
     else:
         hint = ""
-    raise fail(
+    raise Invalid(
         f"{quoted(value)} is not a day of the week; write mon, tue, wed, thu, fri, sat or sun "
         f"(full English names and French lun…dim / lundi…dimanche also work).{hint}"
     )
@@ -272,31 +249,31 @@ def parse_weekday(value: object) -> int:
 
 def _v_weekdays(value: object) -> tuple[int, ...]:
     if isinstance(value, str):
-        raise fail(f'expected a list of days in square brackets, e.g. days = ["{value}"].')
+        raise Invalid(f'expected a list of days in square brackets, e.g. days = ["{value}"].')
     if not isinstance(value, list | tuple):
-        raise fail(f'expected a list of days, e.g. days = ["mon"], got {kind_of(value)}.')
+        raise Invalid(f'expected a list of days, e.g. days = ["mon"], got {kind_of(value)}.')
     if not value:
-        raise fail('the list of days is empty; write e.g. days = ["mon"].')
+        raise Invalid('the list of days is empty; write e.g. days = ["mon"].')
     days = tuple(parse_weekday(v) for v in value)
     if len(set(days)) != len(days):
-        raise fail(f"a day is listed twice in {quoted(list(value))}; list each day once.")
+        raise Invalid(f"a day is listed twice in {quoted(list(value))}; list each day once.")
     return days
 
 
-Weekdays = Annotated[tuple[int, ...], BeforeValidator(_v_weekdays)]
-TimeOfDay = Annotated[time, BeforeValidator(parse_time)]
+Weekdays = _v_weekdays
+TimeOfDay = parse_time
 
 
 def _v_timezone(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise fail(f'expected a time zone name such as "Europe/Paris", got {kind_of(value)}.')
+        raise Invalid(f'expected a time zone name such as "Europe/Paris", got {kind_of(value)}.')
     name = value.strip()
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         guess = _suggest_zone(name)
         hint = f' Did you mean "{guess}"?' if guess else ""
-        raise fail(
+        raise Invalid(
             f"{quoted(value)} is not a time zone this system knows; write an IANA name such as "
             f'"Europe/Paris" (mainland France), "Indian/Reunion" or "America/Cayenne".{hint}'
         ) from None
@@ -313,36 +290,36 @@ def _suggest_zone(name: str) -> str | None:
 
 def check_text(value: object) -> str:
     if not isinstance(value, str):
-        raise fail(f"expected text in double quotes, got {kind_of(value)}.")
+        raise Invalid(f"expected text in double quotes, got {kind_of(value)}.")
     if not value.strip():
-        raise fail("must not be empty.")
+        raise Invalid("must not be empty.")
     return value.strip()
 
 
-Text = Annotated[str, BeforeValidator(check_text)]
+Text = check_text
 
 _TAG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _v_tag(value: object) -> str:
     if not isinstance(value, str) or not _TAG_RE.match(value.strip()):
-        raise fail(
+        raise Invalid(
             f"{quoted(value)} is not a tag; a tag is one word of letters, digits, '-' or '_', "
             'e.g. "phone".'
         )
     return value.strip().lower()
 
 
-Tag = Annotated[str, BeforeValidator(_v_tag)]
+Tag = _v_tag
 
 
 def _v_unique_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(tags)) != len(tags):
-        raise fail("a tag is listed twice; list each tag once.")
+        raise Invalid("a tag is listed twice; list each tag once.")
     return tags
 
 
-Tags = Annotated[tuple[Tag, ...], AfterValidator(_v_unique_tags)]
+Tags = tuple_of(Tag, after=_v_unique_tags)
 
 
 def choice(allowed: Sequence[str], what: str) -> Callable[[object], str]:
@@ -354,42 +331,42 @@ def choice(allowed: Sequence[str], what: str) -> Callable[[object], str]:
         guess = suggest(value.strip(), allowed) if isinstance(value, str) else None
         hint = f' Did you mean "{guess}"?' if guess else ""
         listing = ", ".join(f'"{a}"' for a in allowed)
-        raise fail(f"{quoted(value)} is not {what}; write one of {listing}.{hint}")
+        raise Invalid(f"{quoted(value)} is not {what}; write one of {listing}.{hint}")
 
     return validate
 
 
-Event = Annotated[str, BeforeValidator(choice(EVENTS, "an event"))]
+Event = choice(EVENTS, "an event")
 
 # --------------------------------------------------------------------------- hosts & URLs
 
 
 def _v_web_url(value: object) -> str:
     if not isinstance(value, str):
-        raise fail(f"expected a web address in double quotes, got {kind_of(value)}.")
+        raise Invalid(f"expected a web address in double quotes, got {kind_of(value)}.")
     url = value.strip()
     example = "e.g. " + EXAMPLES["url"]
     if not url:
-        raise fail(f"the address is empty; copy the booking page's address, {example}.")
+        raise Invalid(f"the address is empty; copy the booking page's address, {example}.")
     if re.search(r"\s", url):
-        raise fail(f"{quoted(url)} contains spaces; copy the address exactly, {example}.")
+        raise Invalid(f"{quoted(url)} contains spaces; copy the address exactly, {example}.")
     try:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError:
-        raise fail(f"{quoted(url)} is not a valid web address; {example}.") from None
+        raise Invalid(f"{quoted(url)} is not a valid web address; {example}.") from None
     if parts.scheme.lower() not in ("http", "https"):
         hint = "" if "://" in url else f' Did you mean "https://{url}"?'
-        raise fail(
+        raise Invalid(
             f"{quoted(url)} is not a web address: it must start with https:// "
             f"(or http:// for a local test server); {example}.{hint}"
         )
     if not parts.hostname:
-        raise fail(f"{quoted(url)} has no host name after https://; {example}.")
+        raise Invalid(f"{quoted(url)} has no host name after https://; {example}.")
     return url
 
 
-WebUrl = Annotated[str, BeforeValidator(_v_web_url)]
+WebUrl = _v_web_url
 
 
 def url_host(url: str) -> str:
@@ -413,17 +390,17 @@ _SCHEME_ALIASES = {
 
 def check_apprise_url(value: object) -> str:
     if not isinstance(value, str):
-        raise fail(
+        raise Invalid(
             f"expected a notification address in double quotes, got {kind_of(value)}; "
             f"e.g. {EXAMPLES['urls']}."
         )
     url = value.strip()
     if not url:
-        raise fail(f"the address is empty; remove it or write one, e.g. {EXAMPLES['urls']}.")
+        raise Invalid(f"the address is empty; remove it or write one, e.g. {EXAMPLES['urls']}.")
     masked = mask_url(url)
     wiki = "https://github.com/caronc/apprise/wiki"
     if "://" not in url:
-        raise fail(
+        raise Invalid(
             f'"{masked}" is not a notification address: it must start with the service '
             f'name and "://", e.g. tgram:// for Telegram or mailtos:// for e-mail (see {wiki}).'
         )
@@ -433,12 +410,12 @@ def check_apprise_url(value: object) -> str:
     schemas = {} if accepted else apprise_schemes()
     known = accepted or scheme in schemas or (not schemas and scheme not in ("http", "https"))
     if not known:
-        raise fail(_unknown_service(masked, scheme, schemas, wiki))
+        raise Invalid(_unknown_service(masked, scheme, schemas, wiki))
     # After the service is known (a placeholder in an unknown scheme is the lesser
     # mistake), before completeness: "BOT_TOKEN" is clearer than "not complete".
     if (placeholder := placeholder_in(url)) is not None:
         how = "the token BotFather gave you and your chat id, " if scheme == "tgram" else ""
-        raise fail(
+        raise Invalid(
             f'"{masked}" still holds a placeholder ({quoted(placeholder)}), so no alert would '
             f"ever arrive; replace it with your own values ({how}see {wiki}), or remove this "
             "address."
@@ -446,7 +423,7 @@ def check_apprise_url(value: object) -> str:
     if accepted:
         return url
     service, setup = schemas.get(scheme, (scheme, None))
-    raise fail(
+    raise Invalid(
         f'"{masked}" is not a complete {service} address: apprise does not accept it. '
         f"Check each part (tokens, IDs, user and host) against {setup or wiki}."
     )
@@ -503,12 +480,12 @@ def _v_listen(value: object) -> ListenAddress:
         elif m := _LISTEN_RE.fullmatch(text):
             host, port_text = m.group(1) or m.group(2), m.group(3)
         else:
-            raise fail(f"{quoted(value)} is not an address to listen on; {help_text}.")
+            raise Invalid(f"{quoted(value)} is not an address to listen on; {help_text}.")
     else:
-        raise fail(f"expected an address to listen on, got {kind_of(value)}; {help_text}.")
+        raise Invalid(f"expected an address to listen on, got {kind_of(value)}; {help_text}.")
     port = int(port_text)
     if not 1 <= port <= 65535:
-        raise fail(f"port {port} is out of range (1 to 65535); {help_text}.")
+        raise Invalid(f"port {port} is out of range (1 to 65535); {help_text}.")
     return ListenAddress(host, port)
 
 
@@ -516,14 +493,14 @@ def _v_user_agent(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise fail(f"expected text in double quotes, got {kind_of(value)}.")
+        raise Invalid(f"expected text in double quotes, got {kind_of(value)}.")
     text = value.strip()
     if not text:
         return None
     if any(unicodedata.category(c).startswith("C") for c in text) or len(text) > 200:
-        raise fail("must be one line of at most 200 printable characters.")
+        raise Invalid("must be one line of at most 200 printable characters.")
     if "rdv-monitor" not in text.lower():
-        raise fail(
+        raise Invalid(
             f'{quoted(value)} must contain "rdv-monitor": the prefecture should be able to tell '
             "which program is calling; you may add a contact, e.g. "
             f"{EXAMPLES['user_agent']}."
@@ -531,15 +508,15 @@ def _v_user_agent(value: object) -> str | None:
     return text
 
 
-def _v_path(value: object) -> object:
+def _v_path(value: object) -> Path:
     if isinstance(value, Path):
         return value
     if not isinstance(value, str) or not value.strip():
-        raise fail(f"expected a folder or file path in double quotes, got {kind_of(value)}.")
+        raise Invalid(f"expected a folder or file path in double quotes, got {kind_of(value)}.")
     return Path(value.strip()).expanduser()
 
 
-ConfigPath = Annotated[Path, BeforeValidator(_v_path)]
+ConfigPath = optional(_v_path)
 
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -552,7 +529,7 @@ def _v_proxy(value: object) -> str | None:
         return None
     example = '"http://proxy.example.net:3128" or "socks5://user:password@10.0.0.2:1080"'
     if not isinstance(value, str):
-        raise fail(
+        raise Invalid(
             f"expected a proxy address in double quotes, got {kind_of(value)}; e.g. {example}."
         )
     url = value.strip()
@@ -560,7 +537,7 @@ def _v_proxy(value: object) -> str | None:
         return None
     masked = mask_url(url)
     if "://" not in url:
-        raise fail(
+        raise Invalid(
             f'"{masked}" is not a proxy address: it must start with http://, https:// or '
             f'socks5://, e.g. {example}. Did you mean "http://{masked}"?'
         )
@@ -568,33 +545,33 @@ def _v_proxy(value: object) -> str | None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise fail(
+        raise Invalid(
             f'"{masked}" is not a valid proxy address (its port?); e.g. {example}.'
         ) from None
     scheme = parts.scheme.lower()
     if scheme not in PROXY_SCHEMES:
-        raise fail(
+        raise Invalid(
             f'"{masked}": {scheme}:// is not a proxy rdv-monitor can use; write http://, '
             f"https:// or socks5://, e.g. {example}."
         )
     if not parts.hostname:
-        raise fail(f'"{masked}" has no host name after {scheme}://; e.g. {example}.')
+        raise Invalid(f'"{masked}" has no host name after {scheme}://; e.g. {example}.')
     if port is None:
-        raise fail(
+        raise Invalid(
             f'"{masked}" has no port: a proxy listens on one, e.g. :3128 or :1080; e.g. {example}.'
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise fail(
+        raise Invalid(
             f'"{masked}" has a path or query after the port; a proxy address ends with '
             f"host:port, e.g. {example}."
         )
     return url
 
 
-# The remaining value types, named so that the models read as a list of typed keys.
-TimeZoneName = Annotated[str, BeforeValidator(_v_timezone)]
-PageSize = Annotated[int, BeforeValidator(_v_size)]
-ListenOn = Annotated[ListenAddress | None, BeforeValidator(_v_listen)]
-UserAgent = Annotated[str | None, BeforeValidator(_v_user_agent)]
-AppriseUrl = Annotated[str, BeforeValidator(check_apprise_url)]
-ProxyUrl = Annotated[str | None, BeforeValidator(_v_proxy)]
+# The remaining parsers, named as value types so that the models read as a list of typed keys.
+TimeZoneName = _v_timezone
+PageSize = _v_size
+ListenOn = _v_listen
+UserAgent = _v_user_agent
+AppriseUrl = check_apprise_url
+ProxyUrl = _v_proxy

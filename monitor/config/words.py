@@ -11,9 +11,7 @@ import difflib
 from collections.abc import Sequence
 from datetime import time
 
-from pydantic_core import PydanticCustomError
-
-__all__ = ["EXAMPLES", "POLITENESS", "fail", "kind_of", "quoted", "suggest"]
+__all__ = ["EXAMPLES", "POLITENESS", "kind_of", "quoted", "suggest"]
 
 POLITENESS = (
     "to stay polite to the prefecture, which throttles clients that poll faster "
@@ -59,11 +57,6 @@ EXAMPLES = {
     "watch": '[[watch]] with name = "…" and url = "https://…/booking/create/…"',
     "monitor": '[monitor] with interval = "5m"',
 }
-
-
-def fail(message: str) -> PydanticCustomError:
-    """A validation error whose message is shown to the user exactly as written."""
-    return PydanticCustomError("rdv", "{message}", {"message": message})
 
 
 def quoted(value: object) -> str:
