@@ -19,6 +19,13 @@ forgotten after some idle time (:mod:`~monitor.sites.ezbooking.session_life`),
 a check idle that long starts at the landing page: 4 requests, no bounce.
 Open slots add the week tables read until the first free one.
 
+What was learnt (:mod:`~monitor.sites.ezbooking.learnt`: step 1's form, the
+calendars, the session's idle limit and cookies) outlives the process through
+:meth:`EzBookingAdapter.learnt` / :meth:`~EzBookingAdapter.recall`: a new
+process checks in 2 requests while the recalled session lives, else in 4
+(it starts at the landing page); a session the site wiped meanwhile costs one
+bounce (5). The kept form is read from step 1 again once a day old.
+
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
 host and port, or the https upgrade of its http address), and any surprise,
