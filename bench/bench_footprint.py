@@ -5,9 +5,14 @@ The figures of issue 12, measured against the simulated prefecture on
 a local apprise ``json://`` receiver started here (nothing leaves the machine):
 
 (a) requests per calendar check, counted at the simulator, slots closed and
-    slots open: *cold* is the first check of a session (``rdv-monitor check``
-    of one calendar), *warm* the mean of the nine checks that follow it in the
-    same session (a check of all 10 calendars, minus the cold one);
+    slots open: *first ever* is ``rdv-monitor check`` of one calendar with no
+    knowledge kept; *cold* the same command run again, a new process that
+    recalls what the first one learnt from the state database, while the
+    site session lives and after the site wiped its sessions (a wipe cannot
+    be foreseen: the recalled session is tried, bounces, and the check
+    continues in a new one; a session known to be too old costs 4); *warm* the mean of the
+    nine checks that follow the first one in one session (a check of all 10
+    calendars, minus the first);
 (b) the daemon's RSS, summed over its process tree from ``/proc``: when it
     sends its first request, idle after its first run, and sampled every
     ``--sample`` seconds for ``--seconds`` while it polls 10 calendars every
@@ -297,19 +302,26 @@ def quiet_for(sim: SimPrefecture, seconds: float, timeout: float) -> bool:
 # ── the four measurements ───────────────────────────────────────────────────
 
 
-def measure_requests(sim: SimPrefecture, setup: Setup) -> dict[str, tuple[int, float]]:
-    """(a): {"closed"/"open": (cold, warm)} requests per calendar check."""
-    one = write_config(setup, "check-1", CALENDARS[:1])
-    ten = write_config(setup, "check-10", CALENDARS)
+def measure_requests(sim: SimPrefecture, setup: Setup) -> dict[str, tuple[int, int, int, float]]:
+    """(a): {"closed"/"open": (first ever, cold alive, cold gone, warm)} requests per check."""
+    from monitor.store import Store
+
     figures = {}
     for name, prepare in (
         ("closed", lambda: close_slots(sim)),
         ("open", lambda: open_slots(sim, None)),
     ):
         prepare()
-        cold = requests_of_check(sim, one)
+        # `check` keeps knowledge only in an existing state database (it never creates one).
+        one = write_config(setup, f"check-1-{name}", CALENDARS[:1])
+        Store.open(setup.directory / f"check-1-{name}").close()
+        ten = write_config(setup, f"check-10-{name}", CALENDARS)
+        first = requests_of_check(sim, one)
+        alive = requests_of_check(sim, one)
+        sim.expire_sessions()
+        gone = requests_of_check(sim, one)
         total = requests_of_check(sim, ten)
-        figures[name] = (cold, (total - cold) / (len(CALENDARS) - 1))
+        figures[name] = (first, alive, gone, (total - first) / (len(CALENDARS) - 1))
     close_slots(sim)
     return figures
 
@@ -455,9 +467,9 @@ def main(argv: list[str] | None = None) -> None:
         f"bench_footprint ({date.today()}, {os.cpu_count()} CPUs, "
         "simulated prefecture on 127.0.0.1)"
     )
-    print("(a) requests per calendar check        cold (1st of session)   warm")
-    for name, (cold, warm) in requests.items():
-        print(f"    slots {name:<6}                     {cold:>6}                {warm:>6.1f}")
+    print("(a) requests per calendar check   first ever  cold+session  cold, wiped  warm")
+    for name, (first, alive, gone, warm) in requests.items():
+        print(f"    slots {name:<6}{first:>20}{alive:>14}{gone:>13}{warm:>6.1f}")
     print(f"(b) daemon RSS, {len(CALENDARS)} calendars (process tree, MiB)")
     print(f"    at its first request                  {at_start:6.1f}")
     print(f"    idle after its first run              {idle_rss:6.1f}")

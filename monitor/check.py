@@ -23,6 +23,7 @@ from monitor.sites.registry import adapter_for
 
 if TYPE_CHECKING:
     from monitor.config import CalendarRef, Config, Watch
+    from monitor.site_memory import SiteMemory
 
 __all__ = ["Asking", "Checker", "check_once", "check_stream"]
 
@@ -42,8 +43,11 @@ class Checker:
         clock: Clock = utc_now,
         gate: HostGate | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        memory: SiteMemory | None = None,
     ) -> None:
         self.config = config
+        self.memory = memory
+        """Where adapters' knowledge outlives the process (recalled at birth, saved on change)."""
         self.clock = clock
         self.gate = gate or HostGate(config.monitor.min_spacing)
         self._transport = transport
@@ -75,6 +79,8 @@ class Checker:
             )
             adapter = adapter_for(watch.url)(watch.url, fetcher, clock=self.clock)
             self._adapters[watch.name] = adapter
+            if self.memory is not None:
+                self.memory.recall(watch.name, adapter)
         return adapter
 
     @property
@@ -103,10 +109,23 @@ class Checker:
             log.debug("%s: %s in %d ms: %s", shown, obs.status.value, obs.elapsed_ms, obs.detail)
             yield obs
             if obs.status is Status.BLOCKED:
-                return
+                break
+        if self.memory is not None:
+            await self.memory.save(watch.name, adapter)
+
+    def hand_over_memory(self) -> SiteMemory | None:
+        """Give the site memory to the checker that replaces this one (a config reload).
+
+        From then on this one saves nothing: its adapters check no more, and a
+        late save of theirs would put back older knowledge over their successors'.
+        """
+        memory, self.memory = self.memory, None
+        return memory
 
     async def aclose(self) -> None:
-        for adapter in self._adapters.values():
+        for name, adapter in self._adapters.items():
+            if self.memory is not None:
+                await self.memory.save(name, adapter, closing=True)
             await adapter.fetcher.aclose()
         self._adapters.clear()
 
@@ -123,11 +142,12 @@ async def check_stream(
     *,
     gate: HostGate | None = None,
     asking: Asking | None = None,
+    memory: SiteMemory | None = None,
 ) -> AsyncIterator[Observation]:
     """Check every calendar of ``watches`` (default: all enabled ones) once, yielding each
     observation as soon as it is known (``check`` prints it then, not at the end)."""
     selected = list(watches) if watches is not None else [w for w in config.watches if w.enabled]
-    async with Checker(config, gate=gate) as checker:
+    async with Checker(config, gate=gate, memory=memory) as checker:
         for watch in selected:
             checked = 0
             async for obs in checker.check_watch(watch, asking=asking):

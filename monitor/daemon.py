@@ -62,6 +62,7 @@ from monitor.schedule import (
     watch_fingerprint,
 )
 from monitor.sdnotify import Notifier, watchdog_interval
+from monitor.site_memory import SiteMemory
 from monitor.store import Store, StoreError
 from monitor.store.keeper import Keeper
 from monitor.store.retention import PRUNE_BATCH
@@ -129,7 +130,8 @@ class Daemon:
         """Every write goes through it: off the loop, and held in memory if the disk refuses."""
         self.metrics = metrics_for(config, self.store)  # no-op unless [monitor] metrics
         self.gate = HostGate(config.monitor.min_spacing)
-        self.checker = Checker(config, clock=clock, gate=self.gate)
+        memory = SiteMemory.through(self.keeper, clock=clock)
+        self.checker = Checker(config, clock=clock, gate=self.gate, memory=memory)
         self.delivery = DeliveryWorker(self.store, config, clock=clock, rng=self.rng)
         self.systemd = Notifier(self.environ)
         self._scheduler = OnDemandScheduler(UTC)
@@ -554,7 +556,8 @@ class Daemon:
         self.gate.min_spacing = new.monitor.min_spacing
         self.delivery.reconfigure(new)
         self._schedule_heartbeat()
-        self.checker = Checker(new, clock=self.clock, gate=self.gate)
+        memory = old_checker.hand_over_memory()
+        self.checker = Checker(new, clock=self.clock, gate=self.gate, memory=memory)
         self._spawn(self._close_when_idle(old_checker, idle_states))
         now = self.clock()
         wanted = {w.name for w in new.enabled_watches}

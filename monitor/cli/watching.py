@@ -41,9 +41,11 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
 @command("check", "check every calendar once and print what was seen", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.check import check_stream
+    from monitor.config import resolve_state_dir
     from monitor.http import HostGate
     from monitor.render import Progress, TableLayout, json_line, table_header, table_row
     from monitor.secrets import mask_url
+    from monitor.site_memory import memory_for_check
 
     config = load(args.config)
     watches = [w for w in config.watches if w.enabled]
@@ -75,13 +77,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     async def run() -> None:
         if not args.json:
             print(table_header(layout), flush=True)
-        async for obs in check_stream(config, watches, gate=gate, asking=asking):
-            if progress is not None:
-                progress.clear()
-            line = (
-                json_line(obs, tz) if args.json else table_row(obs, tz, layout, colour=use_colour)
-            )
-            print(line, flush=True)
+        with memory_for_check(resolve_state_dir(config)) as memory:
+            stream = check_stream(config, watches, gate=gate, asking=asking, memory=memory)
+            async for obs in stream:
+                if progress is not None:
+                    progress.clear()
+                if args.json:
+                    line = json_line(obs, tz)
+                else:
+                    line = table_row(obs, tz, layout, colour=use_colour)
+                print(line, flush=True)
 
     asyncio.run(run())
     return 0

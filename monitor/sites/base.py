@@ -8,7 +8,7 @@ adapters is :mod:`monitor.sites.registry`, which the config and the daemon ask.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
@@ -23,6 +23,7 @@ __all__ = [
     "CalendarNaming",
     "CalendarSpec",
     "Clock",
+    "Memory",
     "SiteAdapter",
     "utc_now",
 ]
@@ -78,6 +79,20 @@ class CalendarInfo:
     label: str
 
 
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What an adapter learnt about its booking, as the state database keeps it.
+
+    Handed back to a new adapter of the same watch (:meth:`SiteAdapter.recall`) so
+    that a new process does not ask the site again what the last one already knew.
+    """
+
+    value: Mapping[str, object]
+    """JSON-able knowledge in the adapter's own format: a change is worth a write."""
+    last_contact: datetime | None = None
+    """When the site last answered: kept with ``value``, but alone not worth a write."""
+
+
 class SiteAdapter(ABC):
     """Checks the calendars of one booking page, one at a time.
 
@@ -97,6 +112,20 @@ class SiteAdapter(ABC):
         # The fetcher is this booking's session: whatever a page asks, it must never
         # carry our cookie or form token to, or trust an answer from, another site.
         fetcher.confine_to(url)
+
+    def learnt(self) -> Memory | None:
+        """What this adapter learnt worth keeping across restarts (``None``: nothing)."""
+        return None
+
+    def recall(self, memory: Memory, *, session: bool = True) -> bool:
+        """Take back what an earlier adapter of this watch learnt; True if any of it was used.
+
+        Only a hint: the adapter must still read every answer it reports, and fall
+        back to asking the site when the hint is wrong. ``session=False`` leaves out
+        the site session itself (its cookies), for a process that may run beside
+        another one using it. An unreadable value is ignored (False), never raised.
+        """
+        return False
 
     @classmethod
     @abstractmethod

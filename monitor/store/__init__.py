@@ -8,6 +8,7 @@ The package, one job per module:
 * :mod:`~monitor.store.outbox` — events, and their deliveries to each target;
 * :mod:`~monitor.store.backoff` — each watch's saved failure streak;
 * :mod:`~monitor.store.plans` — each watch's planned next check;
+* :mod:`~monitor.store.sites` — what each watch's site adapter learnt about its booking;
 * :mod:`~monitor.store.retention` — pruning old observations, daily counts, size;
 * :mod:`~monitor.store.pages` — files written durably (saved unknown pages);
 * :mod:`~monitor.store.writer` — the thread every daemon write runs on, in order;
@@ -48,6 +49,7 @@ from monitor.store.pages import PAGES_DIR
 from monitor.store.plans import Plans, SavedPlan
 from monitor.store.retention import DatabaseSize, Retention
 from monitor.store.schema import schema_version
+from monitor.store.sites import SavedSite, Sites
 from monitor.store.writer import Writer
 from monitor.transitions import CalendarState, EpisodeKind
 
@@ -67,6 +69,8 @@ __all__ = [
     "Plans",
     "Retention",
     "SavedPlan",
+    "SavedSite",
+    "Sites",
     "StateError",
     "Store",
     "StoreError",
@@ -81,7 +85,7 @@ class Store:
     """The state database. Open with :meth:`open` (read-write, migrates) or
     :meth:`open_readonly`; close with :meth:`close` or a ``with`` block.
 
-    ``calendars``, ``outbox``, ``backoffs``, ``plans`` and ``retention`` are the
+    ``calendars``, ``outbox``, ``backoffs``, ``plans``, ``sites`` and ``retention`` are the
     aggregates; the methods
     below are the everyday surface, each handled by one of them.
     """
@@ -96,6 +100,7 @@ class Store:
         """The thread :meth:`write` runs writes on (started on first use)."""
         self.plans = Plans(db)
         self.retention = Retention(db)
+        self.sites = Sites(db)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:

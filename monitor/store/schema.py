@@ -29,6 +29,7 @@ __all__ = [
     "SCHEMA_V2",
     "SCHEMA_V3",
     "SCHEMA_V4",
+    "SCHEMA_V5",
     "Migration",
     "legacy_backoff",
     "migrate",
@@ -265,11 +266,34 @@ def _m4_plans_and_retention(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+SCHEMA_V5 = (
+    """
+    CREATE TABLE sites (
+        watch        TEXT NOT NULL,
+        url          TEXT NOT NULL,  -- the booking page
+        kind         TEXT NOT NULL,  -- the adapter that wrote it ("ezbooking")
+        value        TEXT NOT NULL,  -- JSON, in that adapter's own format
+        last_contact TEXT,           -- UTC ISO 8601: when the site last answered
+        updated_at   TEXT NOT NULL,
+        PRIMARY KEY (watch, url)
+    )
+    """,
+)
+"""Version 5: what each watch's adapter learnt about its booking (kept across restarts)."""
+
+
+def _m5_sites(db: sqlite3.Connection) -> None:
+    """Version 5: what adapters learnt about their bookings."""
+    for statement in SCHEMA_V5:
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _m1_initial,
     _m2_deliveries,
     _m3_backoffs,
     _m4_plans_and_retention,
+    _m5_sites,
 )
 """Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 

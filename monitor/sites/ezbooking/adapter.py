@@ -19,6 +19,13 @@ forgotten after some idle time (:mod:`~monitor.sites.ezbooking.session_life`),
 a check idle that long starts at the landing page: 4 requests, no bounce.
 Open slots add the week tables read until the first free one.
 
+What was learnt (:mod:`~monitor.sites.ezbooking.learnt`: step 1's form, the
+calendars, the session's idle limit and cookies) outlives the process through
+:meth:`EzBookingAdapter.learnt` / :meth:`~EzBookingAdapter.recall`: a new
+process checks in 2 requests while the recalled session lives, else in 4
+(it starts at the landing page); a session the site wiped meanwhile costs one
+bounce (5). The kept form is read from step 1 again once a day old.
+
 Pages are written by someone else, so the adapter trusts none of their
 addresses: it submits a form only to the booking's own site (same scheme,
 host and port, or the https upgrade of its http address), and any surprise,
@@ -31,8 +38,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
-from urllib.parse import urljoin
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -40,11 +46,13 @@ from monitor.errors import FetchError
 from monitor.http import Origin, Response, checked_url, retry_after_seconds
 from monitor.observation import Observation, Status, Verdict
 from monitor.page import Page, parse_page, squash
-from monitor.sites.base import CalendarInfo, CalendarSpec, SiteAdapter
+from monitor.sites.base import CalendarInfo, CalendarSpec, Memory, SiteAdapter
 from monitor.sites.ezbooking.classify import STEP3_TITLE, classify_page
 from monitor.sites.ezbooking.forms import Choice, Form, find_booking_form
+from monitor.sites.ezbooking.hops import cookie_for, location, redirects_to, same_session
+from monitor.sites.ezbooking.learnt import MAX_COOKIES, Cookie, Knowledge
 from monitor.sites.ezbooking.naming import NAMING
-from monitor.sites.ezbooking.offered import cut, no_such_calendar
+from monitor.sites.ezbooking.offered import answered_unasked, cut, no_such_calendar, pick
 from monitor.sites.ezbooking.session_life import SessionLife
 
 __all__ = ["EzBookingAdapter"]
@@ -60,6 +68,13 @@ MAX_PAGES = 8
 MAX_DETAIL = 1000
 """Characters of an observation's detail, at most. It is stored with every check,
 put in events and logs, and it may quote a page: a hostile page must not make it huge."""
+KEPT_FORM_MAX_AGE = timedelta(days=1)
+"""Age after which the kept step-1 form is read from the site again (one request more a day):
+the answer pages do not name the calendar, so a planning id that came to name another
+calendar could only be noticed on step 1. This bounds how stale that pairing can be."""
+ASSUMED_LIFETIME = 1440.0
+"""Idle seconds after which a recalled session is assumed gone while no limit was learnt
+(PHP's default ``session.gc_maxlifetime``): trying it then would likely cost a bounce."""
 _SINGLE_CALENDAR = "(This booking has a single calendar; it answered for it.)"
 _UNKNOWN_ON_FETCH_ERROR = frozenset({"redirect", "bad_url", "off_site"})
 """FetchError kinds that say "the site sent us somewhere we will not go", not "it is down"."""
@@ -101,6 +116,9 @@ class EzBookingAdapter(SiteAdapter):
         self._choice_url: str | None = None
         self._step1: Form | None = None
         """Step 1's form as last shown: the next check submits it without fetching it again."""
+        self._step1_seen: datetime | None = None
+        self._start_fresh = False
+        """Recalled knowledge without a live site session: the next check starts at landing."""
         self._calendars: tuple[CalendarInfo, ...] = ()
         self._life = SessionLife()
         self._reported: set[type[BaseException]] = set()
@@ -205,15 +223,17 @@ class EzBookingAdapter(SiteAdapter):
         """
         kept = None if stop_at_choice else self._kept_choice(calendar)
         idle = self._life.idle(self.clock())
-        planned = kept is not None and self._life.expired(idle)
+        fresh, self._start_fresh = self._start_fresh, False
+        planned = kept is not None and (fresh or self._life.expired(idle))
         """Starting at the landing page because the session is known to be forgotten."""
         first_kept = kept is not None and not planned
         choice: Choice | None = None
         if planned:
             log.debug(
-                "%s: idle %.0f s, longer than the site keeps a session; starting at its first page",
+                "%s: idle %.0f s, %s; starting at its first page",
                 self.url,
                 idle,
+                "no live session recalled" if fresh else "longer than the site keeps a session",
             )
             response = await self.fetcher.get(self.url)
         elif kept is not None:
@@ -249,7 +269,7 @@ class EzBookingAdapter(SiteAdapter):
                         return _Outcome(
                             response,
                             page,
-                            _unasked(len(self._calendars), verdict),
+                            answered_unasked(len(self._calendars), verdict),
                             None,
                             "",
                             read_at,
@@ -303,7 +323,7 @@ class EzBookingAdapter(SiteAdapter):
                     continue
                 response = await self._submit(form, tick=("condition",), follow=False)
                 step1 = kept[0]
-                if planned and _same_session(step1, form):
+                if planned and same_session(step1, form):
                     log.debug(
                         "%s: the session outlived %.0f s idle after all; forgetting that limit",
                         self.url,
@@ -311,7 +331,7 @@ class EzBookingAdapter(SiteAdapter):
                     )
                     self._life.alive_after(idle)
                 planned = False
-                if _redirects_to(response, self._choice_url):
+                if redirects_to(response, self._choice_url):
                     # The token is the session's (eZ's ezxform_token), and the landing page
                     # just showed the new one: step 1 need not be fetched to learn it.
                     log.debug("%s: new session; sending the kept step-1 form with it", self.url)
@@ -320,7 +340,7 @@ class EzBookingAdapter(SiteAdapter):
                     # Kept as refreshed: the next check sends the new session's token.
                     self._step1 = step1.refreshed(form)
                     response = await self._submit(self._step1, choose={"planning": choice.value})
-                elif (target := _location(response)) is not None:
+                elif (target := location(response)) is not None:
                     log.debug("%s: the conditions led elsewhere than step 1: %s", self.url, target)
                     response = await self.fetcher.get(target)
                 continue
@@ -351,7 +371,7 @@ class EzBookingAdapter(SiteAdapter):
                 shown_choice = True
                 if stop_at_choice:
                     return _Outcome(response, page, verdict, None, "", read_at)
-                choice = _pick(calendar, radios)
+                choice = pick(calendar, radios)
                 if choice is None:
                     return _Outcome(
                         response, page, no_such_calendar(calendar, radios), None, "", read_at
@@ -384,15 +404,65 @@ class EzBookingAdapter(SiteAdapter):
             self._life.kept_accepted(idle)
 
     def _kept_choice(self, calendar: CalendarSpec | None) -> tuple[Form, Choice] | None:
-        """The kept step-1 form and its radio for ``calendar``, if both are there."""
+        """The kept step-1 form and its radio for ``calendar``, if both are there and fresh."""
         if self._step1 is None or calendar is None:
             return None
-        choice = _pick(calendar, self._step1.radios("planning"))
+        if self._step1_seen is None or self.clock() - self._step1_seen > KEPT_FORM_MAX_AGE:
+            log.debug("%s: the kept step-1 form is old; reading step 1 again", self.url)
+            return None
+        choice = pick(calendar, self._step1.radios("planning"))
         if choice is None:
             log.debug(
                 "%s: the kept step-1 form lacks %s; walking from step 1", self.url, calendar.display
             )
         return None if choice is None else (self._step1, choice)
+
+    def learnt(self) -> Memory | None:
+        """Step 1's form and address, the calendars, the session's idle limits and cookies."""
+        if self._step1 is None and not self._calendars:
+            return None
+        life = self._life
+        cookies = tuple(
+            Cookie(c.name, c.value or "", c.domain, c.path) for c in self.fetcher.cookies.jar
+        )[:MAX_COOKIES]
+        known = Knowledge(
+            self._choice_url,
+            self._step1,
+            self._step1_seen,
+            self._calendars,
+            life.survived,
+            life.limit,
+            cookies,
+        )
+        return Memory(known.to_json(), life.last_contact)
+
+    def recall(self, memory: Memory, *, session: bool = True) -> bool:
+        try:
+            known = Knowledge.from_json(memory.value)
+        except ValueError as exc:
+            log.debug("%s: ignoring what was stored about this booking (%s)", self.url, exc)
+            return False
+        where = [known.choice_url] if known.choice_url else []
+        where += [known.step1.action] if known.step1 else []
+        if any(self._refusal(url) is not None for url in where):
+            log.debug("%s: ignoring stored addresses off the booking's site", self.url)
+            return False
+        self._choice_url, self._step1 = known.choice_url, known.step1
+        self._step1_seen, self._calendars = known.step1_seen, known.calendars
+        self._life = SessionLife(memory.last_contact, known.survived, known.limit)
+        host = httpx.URL(self.url).host
+        cookies = [c for c in known.cookies if session and cookie_for(host, c.domain)]
+        for cookie in cookies:
+            self.fetcher.cookies.set(cookie.name, cookie.value, cookie.domain, cookie.path)
+        idle = self._life.idle(self.clock())
+        self._start_fresh = not cookies or (known.limit is None and idle > ASSUMED_LIFETIME)
+        log.debug(
+            "%s: recalled step 1 (%d calendars) %s",
+            self.url,
+            len(self._calendars),
+            "and the site session" if not self._start_fresh else "without a live site session",
+        )
+        return True
 
     def _refusal(self, url: str) -> str | None:
         """Why a form must not be submitted to ``url``, or None if it is on the booking's site.
@@ -489,40 +559,11 @@ class EzBookingAdapter(SiteAdapter):
         if self._refusal(url) is None:  # never an entry point off the booking's site
             self._choice_url = url
             self._step1 = form  # its action was checked by the caller
+            self._step1_seen = self.clock()
         calendars = tuple(CalendarInfo(c.value, c.label) for c in radios)
         if self._calendars and calendars != self._calendars:
             log.info("%s: the calendar list on step 1 changed; using the new one", self.url)
         self._calendars = calendars
-
-
-def _location(response: Response) -> str | None:
-    """Where a redirect not followed points, made absolute (the fetcher checks it when asked)."""
-    location = response.headers.get("location", "").strip()
-    if response.status not in (301, 302, 303, 307, 308) or not location:
-        return None
-    try:
-        return urljoin(response.url, location)
-    except ValueError:
-        return location  # the fetcher refuses it with a clear message
-
-
-def _same_session(kept: Form, landing: Form) -> bool:
-    """True if the landing page carries the kept form's hidden values (its session's token)."""
-    ours, theirs = dict(kept.fields), dict(landing.fields)
-    shared = ours.keys() & theirs.keys()
-    return bool(shared) and all(ours[name] == theirs[name] for name in shared)
-
-
-def _redirects_to(response: Response, url: str | None) -> bool:
-    """True if ``response`` is a redirect to the page at ``url`` (http or https alike)."""
-    target = _location(response)
-    if target is None or url is None:
-        return False
-    try:
-        there, wanted = httpx.URL(target), httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return (there.host, there.port or 0, there.path) == (wanted.host, wanted.port or 0, wanted.path)
 
 
 def _classify(response: Response) -> Verdict:
@@ -542,26 +583,6 @@ def _with_slots(found: _Outcome, week: Verdict) -> _Outcome:
         found.verdict, slots=week.slots, slot_count=week.slot_count, detail=week.detail
     )
     return replace(found, verdict=verdict)
-
-
-def _pick(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Choice | None:
-    if calendar is None:
-        return None
-    if calendar.planning is not None:
-        wanted = str(calendar.planning)
-        return next((c for c in radios if c.value == wanted), None)
-    return next((c for c in radios if calendar.matches(c.label)), None)
-
-
-def _unasked(calendars: int, verdict: Verdict) -> Verdict:
-    """The site answers a calendar question nobody asked: it cannot be told whose answer it is."""
-    return Verdict(
-        Status.UNKNOWN,
-        f"The site answered without asking which calendar (it offers {calendars}), even after "
-        "starting over from its first page; the answer may be another calendar's, so it is "
-        "not reported as this one's.",
-        verdict.step,
-    )
 
 
 def _capped(detail: str) -> str:

@@ -11,7 +11,15 @@ from monitor.observation import Status, Verdict
 from monitor.sites.base import CalendarSpec
 from monitor.sites.ezbooking.forms import Choice
 
-__all__ = ["MAX_LABEL", "MAX_LISTED_CALENDARS", "MAX_LISTED_CHARS", "cut", "no_such_calendar"]
+__all__ = [
+    "MAX_LABEL",
+    "MAX_LISTED_CALENDARS",
+    "MAX_LISTED_CHARS",
+    "answered_unasked",
+    "cut",
+    "no_such_calendar",
+    "pick",
+]
 
 MAX_LISTED_CALENDARS = 20
 """Calendars named in a "no such calendar" detail; the rest are counted."""
@@ -61,3 +69,24 @@ def _offered(radios: tuple[Choice, ...]) -> str:
 def cut(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def pick(calendar: CalendarSpec | None, radios: tuple[Choice, ...]) -> Choice | None:
+    """The radio of ``calendar``: by planning id if the config gives one, else by its label."""
+    if calendar is None:
+        return None
+    if calendar.planning is not None:
+        wanted = str(calendar.planning)
+        return next((c for c in radios if c.value == wanted), None)
+    return next((c for c in radios if calendar.matches(c.label)), None)
+
+
+def answered_unasked(calendars: int, verdict: Verdict) -> Verdict:
+    """The site answers a calendar question nobody asked: it cannot be told whose answer it is."""
+    return Verdict(
+        Status.UNKNOWN,
+        f"The site answered without asking which calendar (it offers {calendars}), even after "
+        "starting over from its first page; the answer may be another calendar's, so it is "
+        "not reported as this one's.",
+        verdict.step,
+    )
