@@ -9,7 +9,10 @@ evidence of free slots gives :attr:`Status.AVAILABLE`; a page that shows
 neither the FULL message nor such evidence is :attr:`Status.UNKNOWN`, never a
 slot (the classic bug of ``if FULL_TEXT not in page: alert``). The words it
 looks for are in :mod:`~monitor.sites.ezbooking.phrases`; what it reads of the
-page (step marks, week-table cells) is in :mod:`~monitor.sites.ezbooking.signals`.
+page (step marks, week-table cells) is in :mod:`~monitor.sites.ezbooking.reading`
+and :mod:`~monitor.sites.ezbooking.signals`. A booking page is read through its
+booking block only, its chrome from a memo (:mod:`~monitor.sites.ezbooking.scoped`),
+whenever that gives exactly what the whole page gives.
 
 The decision table
 ------------------

@@ -1,8 +1,9 @@
 """What one booking page shows, read once: the facts the classifier decides on.
 
-Each fact is computed lazily and at most once, so an HAProxy 503 costs a
-fraction of a step-4 page. The page is parsed once (:func:`monitor.page.parse_page`),
-its visible text squashed once, and the rest are a few CSS queries.
+Each fact is computed lazily and at most once from one
+:class:`~monitor.sites.ezbooking.reading.Reading` of the tree (read whole, or
+scoped to the booking block by :mod:`~monitor.sites.ezbooking.scoped`) and the
+page's source, where the completeness of the evidence is judged.
 
 The step a page is at has three independent marks, as bots read them:
 
@@ -11,10 +12,6 @@ The step a page is at has three independent marks, as bots read them:
 * the **active progress image**, ``#Progress_Booking img[src$="etape_<N>r.png"]``
   (done steps end in ``G``, others have no suffix; step 2 has no image);
 * the **step in the URL** the site sent us to, ``…/booking/create/<id>/<N>``.
-
-Slots are read only from **bookable cells** of the week table (``td.status-1``
-or ``td.free``): a ``td.status-0`` cell keeps a link that CSS hides, and the
-legend ``#caption_Booking`` says « libre » too; neither is a slot.
 """
 
 from __future__ import annotations
