@@ -4,7 +4,9 @@ For each fixture, times ``classify(status, headers, body)`` (decode, one parse,
 the whole decision) over many repetitions with ``time.perf_counter_ns`` and
 prints the median, the 10th and 90th percentiles in µs, and the page size; then
 the median over all pages. It also prints the verdict, so a slow page is
-recognisable at a glance.
+recognisable at a glance. The pages saved from real sites
+(``../shared/real-pages``), when present, are timed on their own lines after
+the figures.
 
 Run: ``.venv/bin/python bench/bench_classify.py [repetitions]``. It prints
 figures; it asserts nothing (timings depend on the machine).
@@ -22,6 +24,8 @@ from pathlib import Path
 from monitor.sites.ezbooking.classify import classify
 
 PAGES = Path(__file__).resolve().parent.parent / "tests" / "pages"
+REAL_PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "real-pages"
+"""Pages saved from real sites, beside the repository when present: timed apart (not fixtures)."""
 REPETITIONS = 500
 WARMUP = 20
 
@@ -74,6 +78,12 @@ def main() -> None:
     print(f"{'median of the per-page medians':40} {'':6} {statistics.median(medians):8.1f}")
     print(f"{'median over all runs':40} {'':6} {statistics.median(everything) / 1000:8.1f}")
     print(f"{'slowest page median':40} {'':6} {max(medians):8.1f}")
+    real = sorted(REAL_PAGES.glob("*.htm*")) if REAL_PAGES.is_dir() else []
+    for path in real:  # not in the figures above: they are not fixtures
+        body = path.read_bytes()
+        median = statistics.median(time_page(body, 200, repetitions)) / 1000
+        verdict = classify(200, {}, body)
+        print(f"real: {path.name[:34]:34} {len(body) / 1024:6.1f} {median:8.1f}  {verdict.status}")
 
 
 if __name__ == "__main__":

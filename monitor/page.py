@@ -17,7 +17,7 @@ from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser
 
-__all__ = ["Page", "decode_body", "header", "parse_page", "squash"]
+__all__ = ["Page", "decode_body", "header", "parse_page", "squash", "visible_text"]
 
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -110,22 +110,40 @@ def squash(text: str) -> str:
     return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_NOT_ALNUM).decode("ascii")
 
 
+def visible_text(tree: LexborHTMLParser) -> str:
+    """The body's text with scripts, styles, noscript and templates removed from the tree.
+
+    Text nodes are joined with a space, whitespace is left as it is. The tree
+    is changed for good, so that every later reading of it sees the same,
+    visible-only, document.
+    """
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    for junk in root.css("script, style, noscript, template"):
+        junk.decompose()
+    return root.text(separator=" ")
+
+
 @dataclass(frozen=True)
 class Page:
-    """A decoded, parsed HTML page (or fragment). Parse once, read many times."""
+    """A decoded HTML page (or fragment), parsed the first time its tree is asked for.
+
+    The classifier reads most booking pages without the whole tree (see
+    :mod:`monitor.sites.ezbooking.scoped`); the adapter's form reading asks for it.
+    """
 
     html: str
-    tree: LexborHTMLParser
+
+    @cached_property
+    def tree(self) -> LexborHTMLParser:
+        """The whole document parsed by lexbor (once)."""
+        return LexborHTMLParser(self.html)
 
     @cached_property
     def text(self) -> str:
         """Visible text (scripts and styles dropped), whitespace folded to single spaces."""
-        root = self.tree.body or self.tree.root
-        if root is None:
-            return ""
-        for junk in root.css("script, style, noscript, template"):
-            junk.decompose()
-        raw = root.text(separator=" ")
+        raw = visible_text(self.tree)
         return " ".join(raw.replace("\xa0", " ").replace("\u202f", " ").split())
 
     @cached_property
@@ -140,7 +158,7 @@ deeply nested elements makes HTML parsing quadratic (100k nested divs: ~16 s).""
 
 
 def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
-    """Decode and parse ``body``; never raises on garbage (an empty tree is a valid page).
+    """Decode ``body`` into a page (parsed when its tree is first read); never raises on garbage.
 
     A page with more than :data:`MAX_TAGS` tags is cut there before parsing. That
     can never create a slot: positive evidence must reach ``</html>``.
@@ -151,4 +169,4 @@ def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
         for _ in range(MAX_TAGS):
             cut = html.index("<", cut + 1)
         html = html[:cut]
-    return Page(html=html, tree=LexborHTMLParser(html))
+    return Page(html=html)

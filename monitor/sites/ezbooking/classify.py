@@ -9,7 +9,10 @@ evidence of free slots gives :attr:`Status.AVAILABLE`; a page that shows
 neither the FULL message nor such evidence is :attr:`Status.UNKNOWN`, never a
 slot (the classic bug of ``if FULL_TEXT not in page: alert``). The words it
 looks for are in :mod:`~monitor.sites.ezbooking.phrases`; what it reads of the
-page (step marks, week-table cells) is in :mod:`~monitor.sites.ezbooking.signals`.
+page (step marks, week-table cells) is in :mod:`~monitor.sites.ezbooking.reading`
+and :mod:`~monitor.sites.ezbooking.signals`. A booking page is read through its
+booking block only, its chrome from a memo (:mod:`~monitor.sites.ezbooking.scoped`),
+whenever that gives exactly what the whole page gives.
 
 The decision table
 ------------------
@@ -91,6 +94,7 @@ from monitor.sites.ezbooking.phrases import (
     STEP3_TITLE,
     STEP4_TITLE,
 )
+from monitor.sites.ezbooking.scoped import read_page
 from monitor.sites.ezbooking.signals import Facts, quote, read_slots
 
 __all__ = [
@@ -118,7 +122,12 @@ _DOWN_CODES = frozenset({408})
 
 
 def classify(
-    status_code: int, headers: Mapping[str, str], body: bytes, *, url: str | None = None
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    url: str | None = None,
+    whole_page: bool = False,
 ) -> Verdict:
     """Classify a raw HTTP response (see the decision table above). Never raises.
 
@@ -129,15 +138,25 @@ def classify(
         page = parse_page(headers, body)
     except Exception:  # parse_page is meant never to raise; this is the last guard
         return Verdict(Status.UNKNOWN, "The response body could not be read as a page.")
-    return classify_page(status_code, headers, page, url=url)
+    return classify_page(status_code, headers, page, url=url, whole_page=whole_page)
 
 
 def classify_page(
-    status_code: int, headers: Mapping[str, str], page: Page, *, url: str | None = None
+    status_code: int,
+    headers: Mapping[str, str],
+    page: Page,
+    *,
+    url: str | None = None,
+    whole_page: bool = False,
 ) -> Verdict:
-    """Classify an already parsed page (the adapters parse once). Never raises."""
+    """Classify an already decoded page (the adapters decode once). Never raises.
+
+    ``whole_page=True`` reads the whole parsed document instead of only the
+    booking block (:mod:`~monitor.sites.ezbooking.scoped`); the verdict is the
+    same, which the tests check with it.
+    """
     try:
-        return _decide(int(status_code), headers, page, url)
+        return _decide(int(status_code), headers, page, url, whole_page)
     except Exception as exc:  # never raise: a surprise is an unknown page, never a slot
         return Verdict(Status.UNKNOWN, f"The page could not be classified ({type(exc).__name__}).")
 
@@ -153,7 +172,9 @@ def _reason(code: int) -> str:
         return str(code)
 
 
-def _decide(code: int, headers: Mapping[str, str], page: Page, url: str | None) -> Verdict:
+def _decide(
+    code: int, headers: Mapping[str, str], page: Page, url: str | None, whole_page: bool
+) -> Verdict:
     if not 100 <= code <= 599:
         return Verdict(Status.UNKNOWN, f"The server answered with an invalid HTTP status ({code}).")
     if code < 200:
@@ -166,7 +187,7 @@ def _decide(code: int, headers: Mapping[str, str], page: Page, url: str | None) 
             f"The server answered {_reason(code)}{where}; the redirect was not followed.",
         )
 
-    facts = Facts(page, url)
+    facts = Facts(read_page(page, whole_page=whole_page), page.html, url)
     step = facts.step
 
     def verdict(status: Status, detail: str, **more: object) -> Verdict:

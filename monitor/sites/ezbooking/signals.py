@@ -1,8 +1,9 @@
 """What one booking page shows, read once: the facts the classifier decides on.
 
-Each fact is computed lazily and at most once, so an HAProxy 503 costs a
-fraction of a step-4 page. The page is parsed once (:func:`monitor.page.parse_page`),
-its visible text squashed once, and the rest are a few CSS queries.
+Each fact is computed lazily and at most once from one
+:class:`~monitor.sites.ezbooking.reading.Reading` of the tree (read whole, or
+scoped to the booking block by :mod:`~monitor.sites.ezbooking.scoped`) and the
+page's source, where the completeness of the evidence is judged.
 
 The step a page is at has three independent marks, as bots read them:
 
@@ -11,58 +12,31 @@ The step a page is at has three independent marks, as bots read them:
 * the **active progress image**, ``#Progress_Booking img[src$="etape_<N>r.png"]``
   (done steps end in ``G``, others have no suffix; step 2 has no image);
 * the **step in the URL** the site sent us to, ``…/booking/create/<id>/<N>``.
-
-Slots are read only from **bookable cells** of the week table (``td.status-1``
-or ``td.free``): a ``td.status-0`` cell keeps a link that CSS hides, and the
-legend ``#caption_Booking`` says « libre » too; neither is a slot.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from selectolax.lexbor import LexborNode
-
 from monitor.page import Page, squash
 from monitor.sites.ezbooking import phrases as ph
+from monitor.sites.ezbooking.reading import Cells, Reading, quote, read_cells
 
-__all__ = ["Cells", "Facts", "read_slots", "step_in_url"]
+__all__ = ["Cells", "Facts", "quote", "read_slots", "step_in_url"]
 
 _DOCUMENT = re.compile(r"<(?:!doctype|html|body)[\s>]", re.IGNORECASE)
 _END_HTML = re.compile(r"</html\s*>", re.IGNORECASE)
 _END_FORM = re.compile(r"</form\s*>", re.IGNORECASE)
 _END_TABLE = re.compile(r"</table\s*>", re.IGNORECASE)
-_SLOT_HREF = re.compile(r"/booking/create/\d{1,12}/5/(\d{1,20})(?=[/?#]|\s*$)")
+_END_TAG_START = {_END_HTML: "</html", _END_FORM: "</form", _END_TABLE: "</table"}
 _URL_STEP = re.compile(r"/booking/create/\d{1,12}/(\d{1,2})(?:[/?#]|$)")
-_ACTIVE_IMAGE = re.compile(r"etape_(\d{1,2})r\.png(?:[?#]|$)", re.IGNORECASE)
 _EARLIEST_SLOT = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST_SLOT_AHEAD = timedelta(days=5 * 366)
-_QUOTE_MAX = 120
 _SHORT_PAGE = 500
 """Squashed visible text shorter than this is a "short page" for the weak words."""
-
-BOOKABLE_CLASSES = frozenset({"status-1", "free"})
-UNBOOKABLE_CLASSES = frozenset({"status-0"})
-CLOSED_CLASSES = frozenset({"status-2"})
-COMPLETE_CLASSES = frozenset({"complete"})
-
-_CAPTCHA_SELECTOR = ", ".join(
-    (
-        '[name="eZHumanCAPTCHACode" i]',
-        '[id="eZHumanCAPTCHACode" i]',
-        ".g-recaptcha",
-        '[name="g-recaptcha-response"]',
-        'iframe[src*="recaptcha"]',
-        ".h-captcha",
-        '[name="h-captcha-response"]',
-        "#captchaFormulaireExtInput",
-        '[name="captchaFormulaireExtInput"]',
-    )
-)
 
 
 def step_in_url(url: str | None) -> int | None:
@@ -82,7 +56,7 @@ def read_slots(page: Page, *, now: datetime | None = None) -> tuple[datetime, ..
     is taken as UTC) are ignored. Links in unbookable cells, in the legend or
     outside the table are never slots.
     """
-    return valid_slots(read_cells(page).stamps, now)
+    return valid_slots(read_cells(page.tree).stamps, now)
 
 
 def valid_slots(stamps: Iterable[tuple[str, int]], now: datetime | None) -> tuple[datetime, ...]:
@@ -101,92 +75,34 @@ def valid_slots(stamps: Iterable[tuple[str, int]], now: datetime | None) -> tupl
     return tuple(sorted(slots))
 
 
-@dataclass(frozen=True, slots=True)
-class Cells:
-    """The week table's cells by state (see the module docstring)."""
-
-    bookable: int = 0
-    unbookable: int = 0
-    closed: int = 0
-    complete: int = 0
-    libre_text: int = 0
-    """Cells saying « libre » with no state class: not enough to count as bookable."""
-    stamps: tuple[tuple[str, int], ...] = ()
-    """(digits, value) of the slot links inside bookable cells."""
-    hidden_links: int = 0
-    """Slot links inside unbookable cells (hidden by the site's CSS)."""
-
-
-def _slot_links(cell: LexborNode) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for link in cell.css("a[href]"):
-        href = (link.attributes.get("href") or "").strip()
-        if (m := _SLOT_HREF.search(href)) is not None:
-            out.append((m.group(1), int(m.group(1))))
-    return out
-
-
-def read_cells(page: Page) -> Cells:
-    """Sort every ``td`` of the page by its state class (text only as a fallback)."""
-    bookable = unbookable = closed = complete = libre = hidden = 0
-    stamps: list[tuple[str, int]] = []
-    for cell in page.tree.css("td"):
-        classes = frozenset((cell.attributes.get("class") or "").split())
-        if classes & UNBOOKABLE_CLASSES:
-            unbookable += 1
-            hidden += len(_slot_links(cell))
-        elif classes & BOOKABLE_CLASSES:
-            bookable += 1
-            stamps.extend(_slot_links(cell))
-        elif classes & CLOSED_CLASSES:
-            closed += 1
-        elif classes & COMPLETE_CLASSES:
-            complete += 1
-        else:
-            text = squash(cell.text(separator=" "))
-            if text == "complet":
-                complete += 1
-            elif text == "libre":
-                libre += 1
-    return Cells(bookable, unbookable, closed, complete, libre, tuple(stamps), hidden)
-
-
-def fold(text: str) -> str:
-    return " ".join(text.replace("\xa0", " ").split())
-
-
-def quote(text: str) -> str:
-    return text if len(text) <= _QUOTE_MAX else text[: _QUOTE_MAX - 1] + "…"
-
-
 class Facts:
-    """Lazy facts about one page; each is computed at most once, and only if asked."""
+    """Lazy facts about one page; each is computed at most once, and only if asked.
 
-    def __init__(self, page: Page, url: str | None = None) -> None:
-        self.page = page
+    ``reading`` is what was read of the page's tree
+    (:func:`~monitor.sites.ezbooking.scoped.read_page`), ``html`` its source,
+    from which the completeness of the evidence is judged.
+    """
+
+    def __init__(self, reading: Reading, html: str, url: str | None = None) -> None:
+        self.reading = reading
+        self.html = html
         self.url = url
-        # Page.text drops scripts and styles from the tree; do it first so that
-        # every later reading of the tree sees the same, visible-only, document.
-        self.squashed = page.squashed
+        self.squashed = reading.squashed
+        self.step = reading.step
+        self.progress_steps = reading.progress
+        self.booking_block = reading.block
+        self.cells = reading.cells
 
     @cached_property
     def is_empty(self) -> bool:
-        return not self.page.html.strip()
+        return not self.html.strip()
 
     @cached_property
     def is_document(self) -> bool:
         """A whole document (as opposed to the ezjscore fragment): it must reach ``</html>``."""
-        return _DOCUMENT.search(self.page.html) is not None
+        return _DOCUMENT.search(self.html) is not None
 
     # ── the step and its three marks ────────────────────────────────────────
-
-    @cached_property
-    def step(self) -> str | None:
-        tree = self.page.tree
-        node = tree.css_first("#inner_Booking > h2") or tree.css_first("#FormBookingCreate h2")
-        if node is None:
-            return None
-        return quote(fold(node.text(separator=" "))) or None
 
     @cached_property
     def step_squashed(self) -> str:
@@ -203,15 +119,6 @@ class Facts:
         return None
 
     @cached_property
-    def progress_steps(self) -> frozenset[int]:
-        """Steps whose progress image is the active one (``etape_<N>r.png``) in the progress bar."""
-        found: set[int] = set()
-        for img in self.page.tree.css('#Progress_Booking img[src*="etape_"]'):
-            if m := _ACTIVE_IMAGE.search(img.attributes.get("src") or ""):
-                found.add(int(m.group(1)))
-        return frozenset(found)
-
-    @cached_property
     def url_step(self) -> int | None:
         return step_in_url(self.url)
 
@@ -226,17 +133,12 @@ class Facts:
             return f"the site sent us to step /{self.url_step} of the booking"
         return None
 
-    # ── headings and blocks ─────────────────────────────────────────────────
+    # ── headings ────────────────────────────────────────────────────────────
 
     @cached_property
     def headings(self) -> str:
         """Squashed title, h1 and h2 texts, "|"-separated so nothing matches across two."""
-        return "|".join(squash(n.text(separator=" ")) for n in self.page.tree.css("title, h1, h2"))
-
-    @cached_property
-    def booking_block(self) -> str:
-        node = self.page.tree.css_first("#inner_Booking")
-        return squash(node.text(separator=" ")) if node is not None else ""
+        return "|".join(h.squashed for h in self.reading.headings)
 
     # ── messages ────────────────────────────────────────────────────────────
 
@@ -265,12 +167,13 @@ class Facts:
     @cached_property
     def error_heading(self) -> tuple[bool, str] | None:
         """An error page's name in the title or an h1: (is a refusal, the heading quoted)."""
-        for node in self.page.tree.css("title, h1"):
-            squashed = squash(node.text(separator=" "))
-            if ph.any_found(ph.BLOCK_HEADINGS, squashed):
-                return True, quote(fold(node.text(separator=" ")))
-            if ph.any_found(ph.DOWN_HEADINGS, squashed):
-                return False, quote(fold(node.text(separator=" ")))
+        for heading in self.reading.headings:
+            if heading.tag not in ("title", "h1"):
+                continue
+            if ph.any_found(ph.BLOCK_HEADINGS, heading.squashed):
+                return True, heading.quoted
+            if ph.any_found(ph.DOWN_HEADINGS, heading.squashed):
+                return False, heading.quoted
         return None
 
     @cached_property
@@ -289,28 +192,8 @@ class Facts:
     @cached_property
     def captcha(self) -> str | None:
         """What kind of captcha the page shows, or None."""
-        # Every widget selector names "captcha" (any case): without that word in the
-        # source no widget can match, and the costly selector is skipped.
-        has_word = "captcha" in self.page.html.lower()
-        node = self.page.tree.css_first(_CAPTCHA_SELECTOR) if has_word else None
-        if node is not None:
-            marks = " ".join(
-                str(v)
-                for v in (
-                    node.attributes.get("name"),
-                    node.attributes.get("id"),
-                    node.attributes.get("class"),
-                    node.attributes.get("src"),
-                )
-                if v
-            ).lower()
-            if "ezhumancaptcha" in marks:
-                return "eZ image captcha eZHumanCAPTCHACode"
-            if "recaptcha" in marks:
-                return "reCAPTCHA"
-            if "h-captcha" in marks:
-                return "hCaptcha"
-            return "CaptchEtat security code"
+        if self.reading.captcha is not None:
+            return self.reading.captcha
         if ph.any_found(ph.SECURITY_STEP, self.step_squashed):
             return f"security-check step « {self.step} »"
         if ph.CAPTCHA_TEXT.found_in(self.squashed):
@@ -319,10 +202,9 @@ class Facts:
 
     @cached_property
     def nav(self) -> str | None:
-        tree = self.page.tree
-        if tree.css_first('input[name="condition"], #condition_Booking') is not None:
+        if self.reading.landing:
             return "The booking's landing page with its conditions checkbox"
-        if tree.css_first('input[name="planning"], #fchoix_Booking') is not None:
+        if self.reading.step1:
             step = f" « {self.step} »" if self.step else ""
             return f"Step 1{step}, the choice of calendar,"
         return None
@@ -331,29 +213,24 @@ class Facts:
 
     def _ends_after(self, end: re.Pattern[str], pos: int) -> bool:
         """The source has ``end`` after position ``pos`` (False when ``pos`` is unknown)."""
-        return pos >= 0 and end.search(self.page.html, pos) is not None
+        if pos < 0:
+            return False
+        # Sites write end tags in lower case: find that spelling first (a plain find is
+        # many times faster than a case-blind regex over the rest of a 80 KB page).
+        lower = self.html.find(_END_TAG_START[end], pos)
+        if lower >= 0 and end.match(self.html, lower) is not None:
+            return True
+        return end.search(self.html, pos) is not None
 
     @cached_property
     def step3_complete(self) -> bool:
-        submit = self.page.tree.css_first('#FormBookingCreate #submit_Booking [name="nextButton"]')
-        if submit is None:
+        if not self.reading.submit:
             return False
         # The form and the document must end after the last mention of the block.
-        pos = self.page.html.rfind("submit_Booking")
+        pos = self.html.rfind("submit_Booking")
         if not self._ends_after(_END_FORM, pos):
             return False
         return not self.is_document or self._ends_after(_END_HTML, pos)
-
-    @cached_property
-    def planning_url(self) -> str | None:
-        """``a#ezplanning-url``: where the site's script loads the week table from."""
-        node = self.page.tree.css_first("a#ezplanning-url")
-        href = node.attributes.get("href") if node is not None else None
-        return href.strip() if href and href.strip() else None
-
-    @cached_property
-    def cells(self) -> Cells:
-        return read_cells(self.page)
 
     @cached_property
     def slots(self) -> tuple[datetime, ...]:
@@ -362,7 +239,7 @@ class Facts:
     @cached_property
     def table_complete(self) -> bool:
         """The week table (and the document) reach their end after the last cell and link."""
-        html = self.page.html
+        html = self.html
         last = max(html.rfind("<td"), html.rfind("<TD"))
         for digits, _ in self.cells.stamps:
             pos = html.rfind(f"/5/{digits}")
@@ -376,7 +253,7 @@ class Facts:
         """A step-4 page, or a fragment that holds a table (the ezjscore answer)."""
         if self.title_step == 4:
             return True
-        return not self.is_document and self.page.tree.css_first("table") is not None
+        return not self.is_document and self.reading.table
 
     @cached_property
     def table_full(self) -> bool:

@@ -1,0 +1,221 @@
+"""Read a booking page by parsing only its booking block; its chrome is read once.
+
+A prefecture page is 13-80 KB of site chrome (head, scripts, menus, footer)
+around a ~2 KB booking block ``div#global_Booking``, and the site serves the
+same chrome on every check. :func:`read_page` cuts the source in three: the
+*prefix* before the block's start tag, the *block* up to its end tag, the
+*suffix* after it. Only the block is parsed on every call; the readings of the
+prefix and the suffix come from :func:`read_chrome`, a pure function memoized
+on its text (a few small strings per entry), so a daemon that checks the same
+site again parses a fraction of each page.
+
+The cut is exact or not taken. The three readings join into the whole page's
+reading only when each part parses alone as it does inside the page; the
+whole page is parsed whenever there is any doubt:
+
+* the prefix and the block (when a suffix follows it) are each parsed with a
+  *probe* appended, ``<div><form></form>x</div>``, which must come out as the
+  last element of the document, under nothing but plain containers (``div``,
+  ``main``…), with its form created and its text bare: the cut then sits in
+  the tokenizer's data state, outside any table, select, template, foreign
+  content, heading, link or open form, with no formatting element waiting to
+  be reopened. That is the state in which the next part starts alone;
+* the prefix and the suffix hold no markup the decision reads beyond text,
+  headings, captcha widgets and navigation inputs (no ``#inner_Booking``,
+  ``#FormBookingCreate``, ``#Progress_Booking``, ``#submit_Booking``, no table
+  or cell, no ``select``/``template``/``svg``/``iframe``…), looked for in the
+  source, whatever its case, and in the tree;
+* every part is parsed behind the page's own doctype, so that lexbor uses the
+  same (quirks or standards) mode; a doctype that is not the page's first
+  token sends the page to the whole-page route.
+
+The vetoes that read the whole text (the FULL message, proxy and deny texts,
+the closed sentence, captcha text, headings, weak words on short pages) see
+the three texts concatenated in order, so a message spanning a cut still
+matches: :func:`~monitor.page.squash` of a concatenation is the concatenation
+of the squashes. ``tests/test_classify_scoped.py`` proves the two routes give
+the same verdicts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.page import Page, squash, visible_text
+from monitor.sites.ezbooking.reading import Reading, join, read_tree
+
+__all__ = ["read_chrome", "read_page", "split"]
+
+_START = '<div id="global_Booking"'
+_PROBE_ID = "rdv-monitor-probe"
+_PROBE = f'<div id="{_PROBE_ID}"><form id="{_PROBE_ID}-form"></form>x</div>'
+_PLAIN = frozenset(
+    {"html", "body", "div", "main", "section", "article", "aside", "header", "footer", "nav"}
+)
+"""Containers a cut may sit in: none changes how what follows is parsed."""
+_HTML_SPACE = " \t\n\r\f"
+_RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]", re.IGNORECASE)
+"""Start tags whose effect depends on what came before (attributes merged, body replaced)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chrome:
+    """The reading of a prefix or suffix, the page's doctype, the containers open at its end."""
+
+    reading: Reading
+    doctype: str
+    stack: tuple[str, ...]
+
+
+def split(html: str) -> tuple[str, str, str] | None:
+    """(prefix, block, suffix) of a page around its ``div#global_Booking``, or None.
+
+    The block runs from the start tag to the ``</div>`` that balances it
+    (counting ``<div`` and ``</div`` in the source); when none does, it runs to
+    the end and the suffix is empty. A wrong count is harmless: the checks of
+    :func:`read_page` reject a cut that is not clean.
+    """
+    start = html.find(_START)
+    if start < 0:
+        return None
+    depth = 0
+    pos = start
+    opening = html.find("<div", pos)
+    closing = html.find("</div", pos)
+    end = len(html)
+    while closing >= 0:
+        if 0 <= opening < closing:
+            depth += 1
+            opening = html.find("<div", opening + 4)
+            continue
+        depth -= 1
+        if depth == 0:
+            gt = html.find(">", closing)
+            end = len(html) if gt < 0 else gt + 1
+            break
+        closing = html.find("</div", closing + 5)
+    return html[:start], html[start:end], html[end:]
+
+
+def read_page(page: Page, *, whole_page: bool = False) -> Reading:
+    """What the classifier reads of ``page``: scoped to its booking block when that is exact.
+
+    ``whole_page=True`` parses and reads the whole document, the reference the
+    scoped route is tested against.
+    """
+    if not whole_page and (scoped := _read_scoped(page.html)) is not None:
+        return scoped
+    return read_tree(page.tree, page.squashed, page.html)
+
+
+def _read_scoped(html: str) -> Reading | None:
+    parts = split(html)
+    if parts is None:
+        return None
+    prefix, block, suffix = parts
+    if _RESETS.search(block) is not None:
+        return None
+    before = read_chrome(prefix, None, ())
+    if before is None:
+        return None
+    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=bool(suffix))
+    if middle is None:
+        return None
+    reading, stack = middle
+    whole = join(before.reading, reading)
+    if not suffix:
+        return whole
+    after = read_chrome(suffix, before.doctype, stack)
+    return join(whole, after.reading) if after is not None else None
+
+
+@lru_cache(maxsize=8)
+def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
+    """The reading of a page's prefix (``doctype`` None) or suffix, or None if it is not clean.
+
+    Pure, hence memoized: a site sends the same chrome on every check. A
+    prefix brings the page's doctype (``""`` if it has none) and the
+    containers open at its end; a suffix is parsed behind the doctype and the
+    containers open before it (``stack``).
+    """
+    if doctype is None:
+        doctype = _doctype(source)
+        if doctype is None:
+            return None
+        read = _read_part(source, probe=True)
+    else:
+        if _RESETS.search(source) is not None:
+            return None
+        read = _read_part(doctype + _prelude(stack) + source, probe=False)
+    if read is None or not read[0].booking_free:
+        return None
+    return Chrome(read[0], doctype, read[1])
+
+
+def _prelude(stack: tuple[str, ...]) -> str:
+    """Start tags that reopen ``stack`` and, like the text before them, end the frameset window."""
+    return "".join(f"<{tag}>" for tag in stack) + "<img>"
+
+
+def _doctype(prefix: str) -> str | None:
+    """The doctype token that opens the page ("" if none), None if one comes later."""
+    head = prefix.lstrip(_HTML_SPACE)
+    doctype = ""
+    if head[:9].lower() == "<!doctype":
+        gt = head.find(">")
+        if gt < 0:
+            return None
+        doctype, head = head[: gt + 1], head[gt + 1 :]
+    return None if "<!doctype" in head.lower() else doctype
+
+
+def _read_part(source: str, *, probe: bool) -> tuple[Reading, tuple[str, ...]] | None:
+    """Parse ``source`` alone and read it, with the containers open at its end.
+
+    With ``probe``, None unless the source ends cleanly (see the module docstring).
+    """
+    tree = LexborHTMLParser(source + _PROBE if probe else source)
+    stack: tuple[str, ...] = ()
+    if probe:
+        node = tree.css_first(f"#{_PROBE_ID}")
+        if node is None or (found := _open_containers(node)) is None:
+            return None
+        stack = found
+        node.decompose()
+    return read_tree(tree, squash(visible_text(tree)), source), stack
+
+
+def _open_containers(probe: LexborNode) -> tuple[str, ...] | None:
+    """The containers open around the probe (below ``body``), or None if the end is not clean.
+
+    Clean: the probe is whole (its form created, its text bare), last in the
+    document, and only under plain containers, none of them the booking's.
+    """
+    child = probe.child
+    if child is None or child.tag != "form" or child.attributes.get("id") != f"{_PROBE_ID}-form":
+        return None
+    text = child.next
+    if text is None or not text.is_text_node or text.text_content != "x" or text.next is not None:
+        return None
+    if probe.next is not None:
+        return None
+    stack: list[str] = []
+    parent = probe.parent
+    while parent is not None and parent.tag != "body":
+        tag = parent.tag or ""
+        if tag not in _PLAIN or parent.next is not None:
+            return None
+        if "booking" in (parent.attributes.get("id") or "").lower():
+            return None
+        stack.append(tag)
+        parent = parent.parent
+    if parent is None or parent.next is not None or parent.parent is None:
+        return None
+    html = parent.parent
+    if html.tag != "html" or html.next is not None:
+        return None
+    return tuple(reversed(stack))
