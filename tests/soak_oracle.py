@@ -12,14 +12,20 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.soak import FAULTS, Opening, Record, Timing
 
 __all__ = ["Verdict", "judge"]
 
-_SLOT_TIME = re.compile(r"first=.*?(\d{1,2}):(\d{2})")
-_SEEN_TIME = re.compile(r"seen=.*?(\d{1,2}):(\d{2}):(\d{2})")
+_SLOT_TIME = re.compile(r"first=\S*?(\d{1,2}):(\d{2})")
+"""The first slot's HH:MM; ``first=`` is empty when the slot dates could not be read."""
+_SEEN_TIME = re.compile(r"seen=\S*?(\d{1,2}):(\d{2}):(\d{2})")
+_DATELESS = "?"
+_ZONE = ZoneInfo("Europe/Paris")
+"""The soak config's time zone (the default), in which ``seen`` is written."""
 
 Span = tuple[float, float]
 
@@ -111,6 +117,24 @@ def _fault_chains(record: Record, timing: Timing) -> list[tuple[float, float, fl
     return chains
 
 
+def _dateless_opening(record: Record, calendar: str, seen_s: int) -> Opening | None:
+    """The opening of ``calendar`` on at a date-less ``available`` check seen at ``seen_s``.
+
+    ``seen_s`` is the alert's "seen at" (seconds of the day, Paris time); the state
+    database's observations say when each check was; the opening must span that check.
+    """
+    for checked_at, cal, status, slots in record.observations:
+        if cal != calendar or status != "available" or slots:
+            continue
+        local = datetime.fromtimestamp(checked_at, _ZONE)
+        if local.hour * 3600 + local.minute * 60 + local.second != seen_s:
+            continue
+        for op in record.openings:
+            if op.calendar == calendar and op.on_before - 0.01 <= checked_at <= op.off_after + 0.01:
+                return op
+    return None
+
+
 def judge(record: Record) -> Verdict:
     """Compare the ground truth with what the daemon delivered and recorded."""
     timing = record.scenario.timing
@@ -132,7 +156,7 @@ def judge(record: Record) -> Verdict:
         cal = str(payload["title"])[5:].strip()
         slot = _SLOT_TIME.search(body)
         seen = _SEEN_TIME.search(body)
-        hhmm = f"{int(slot[1]):02d}:{slot[2]}" if slot else "?"
+        hhmm = f"{int(slot[1]):02d}:{slot[2]}" if slot else _DATELESS
         seen_s = int(seen[1]) * 3600 + int(seen[2]) * 60 + int(seen[3]) if seen else -1
         alerts.append((arrived, cal, hhmm, seen_s))
 
@@ -143,8 +167,13 @@ def judge(record: Record) -> Verdict:
 
     false: list[str] = []
     alerted_ids: dict[int, list[float]] = {}
-    for arrived, cal, hhmm, _ in alerts:
-        found = by_key.get((cal, hhmm))
+    for arrived, cal, hhmm, seen_s in alerts:
+        if hhmm == _DATELESS:
+            # Slots proven (step 3) but their dates unread: the opening is the one that was
+            # on when the check behind the alert saw the calendar available.
+            found = _dateless_opening(record, cal, seen_s)
+        else:
+            found = by_key.get((cal, hhmm))
         if found is None:
             false.append(f"alert for {cal} slot {hhmm} at {arrived:.2f}: no such opening")
         else:
