@@ -20,9 +20,9 @@ from tests.soak import FAULTS, Opening, Record, Timing
 
 __all__ = ["Verdict", "judge"]
 
-_SLOT_TIME = re.compile(r"first=\S*?(\d{1,2}):(\d{2})")
+_SLOT_TIME = re.compile(r"first=(?:(?! seen=).)*?(\d{1,2}):(\d{2})")
 """The first slot's HH:MM; ``first=`` is empty when the slot dates could not be read."""
-_SEEN_TIME = re.compile(r"seen=\S*?(\d{1,2}):(\d{2}):(\d{2})")
+_SEEN_TIME = re.compile(r"seen=.*?(\d{1,2}):(\d{2}):(\d{2})")
 _DATELESS = "?"
 _ZONE = ZoneInfo("Europe/Paris")
 """The soak config's time zone (the default), in which ``seen`` is written."""

@@ -10,10 +10,11 @@ form first (5).
 Not every bounce is idleness: a server restart or a session clean-up forgets
 a session after any idle time, and learning from that would make every later
 check start over. So a bounce is only taken as the site's idle limit when the
-idle time was more than :data:`SURVIVAL_MARGIN` times the longest idle time a
-session was seen to survive. And when a check that started over because of
-the limit finds the session still alive (the landing page shows the kept
-form's own token, which is the session's), the limit is dropped.
+idle time was at least :data:`SHORTEST_LIMIT` and more than
+:data:`SURVIVAL_MARGIN` times the longest idle time a session was seen to
+survive. And when a check that started over because of the limit finds the
+session still alive (the landing page shows the kept form's own token, which
+is the session's), the limit is dropped.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["SURVIVAL_MARGIN", "SessionLife"]
+__all__ = ["SHORTEST_LIMIT", "SURVIVAL_MARGIN", "SessionLife"]
 
 SURVIVAL_MARGIN = 2.0
 """A bounce says "expired by idleness" only after this many times the longest idle survived."""
+SHORTEST_LIMIT = 10.0
+"""Seconds: a session forgotten after less idle time than this was wiped (a restart of the
+site, or a session replaced by another process), not timed out: no site times sessions out
+that fast (PHP's default is 1440 s), and learning it would start every later check over."""
 
 
 @dataclass(slots=True)
@@ -53,7 +58,7 @@ class SessionLife:
 
     def kept_bounced(self, idle: float) -> bool:
         """Learn from a kept form that bounced to the landing page; True if taken as the limit."""
-        if idle <= SURVIVAL_MARGIN * self.survived or idle <= 0.0:
+        if idle < SHORTEST_LIMIT or idle <= SURVIVAL_MARGIN * self.survived:
             return False
         self.limit = idle if self.limit is None else min(self.limit, idle)
         return True
