@@ -227,23 +227,25 @@ sys.exit(main())
 def daemon(config: Path, modules_to: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     run = [sys.executable, "-c", _DUMP_MODULES] if modules_to else command()
     env = {**os.environ, "BENCH_MODULES": str(modules_to)} if modules_to else None
-    proc = subprocess.Popen(
-        [*run, "run", "-c", str(config)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    # The log goes to a file: a pipe read only at the end fills up (64 KiB, some minutes
+    # of INFO lines) and the daemon then blocks on its next log line, checks and all.
+    log = config.with_suffix(".log")
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [*run, "run", "-c", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
         try:
-            _, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        if proc.returncode not in (0, -signal.SIGTERM):
-            print(f"bench_footprint: daemon exited {proc.returncode}:\n{err.decode()[-2000:]}")
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if proc.returncode not in (0, -signal.SIGTERM):
+        tail = log.read_bytes()[-2000:].decode(errors="replace")
+        print(f"bench_footprint: daemon exited {proc.returncode}:\n{tail}")
 
 
 def wait_until(fact: Callable[[], bool], timeout: float, poll: float = 0.02) -> bool:
