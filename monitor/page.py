@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 __all__ = ["Page", "decode_body", "header", "parse_page", "squash", "visible_text"]
 
@@ -120,9 +120,41 @@ def visible_text(tree: LexborHTMLParser) -> str:
     root = tree.body or tree.root
     if root is None:
         return ""
-    for junk in root.css("script, style, noscript, template"):
-        junk.decompose()
+    _drop_invisible(tree, root)
     return root.text(separator=" ")
+
+
+_INVISIBLE = ("script", "style", "noscript", "template")
+
+
+def _drop_invisible(tree: LexborHTMLParser, root: LexborNode) -> None:
+    """Remove the invisible elements inside ``root`` (or ``root`` itself).
+
+    Tag lists rather than a CSS query: lexbor sets up its selector engine on
+    the first query of each document, which costs as much as parsing a
+    booking block. One inside another goes with the outer one.
+    """
+    found = [node for name in _INVISIBLE for node in tree.tags(name)]
+    if not found:
+        return
+    junk = {node.mem_id for node in found}
+    top = root.mem_id
+    # Every walk up is done before the first removal frees any node.
+    doomed = [node for node in found if _outermost_inside(node, top, junk)]
+    for node in doomed:
+        node.decompose()
+
+
+def _outermost_inside(node: LexborNode, top: int, junk: set[int]) -> bool:
+    """``node`` is ``top`` or inside it, and inside no other node of ``junk``."""
+    current: LexborNode | None = node
+    while current is not None:
+        if current.mem_id == top:
+            return True
+        if current is not node and current.mem_id in junk:
+            return False
+        current = current.parent
+    return False
 
 
 @dataclass(frozen=True)

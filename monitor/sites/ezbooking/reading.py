@@ -17,6 +17,7 @@ legend ``#caption_Booking`` says « libre » too; neither is a slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -34,7 +35,6 @@ UNBOOKABLE_CLASSES = frozenset({"status-0"})
 CLOSED_CLASSES = frozenset({"status-2"})
 COMPLETE_CLASSES = frozenset({"complete"})
 
-_JUNK = "script, style, noscript, template"
 _CAPTCHA_SELECTOR = ", ".join(
     (
         '[name="eZHumanCAPTCHACode" i]',
@@ -48,18 +48,28 @@ _CAPTCHA_SELECTOR = ", ".join(
         '[name="captchaFormulaireExtInput"]',
     )
 )
-_MAY_NAME_CAPTCHA = re.compile(
-    r"captcha|&#(?:x0*[4-7][0-9a-f](?![0-9a-f])|0*(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(?![0-9]))",
-    re.IGNORECASE,
+_LETTER_REFERENCE = re.compile(
+    r"&#(?:[xX]0*[4-7][0-9a-fA-F](?![0-9a-fA-F])|0*(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(?![0-9]))"
 )
-"""Every captcha selector names "captcha" (ASCII, any case): an element can match only if the
-source spells the word, or writes an ASCII letter as a numeric character reference."""
-_LANDING = 'input[name="condition"], #condition_Booking'
-_STEP1 = 'input[name="planning"], #fchoix_Booking'
-_SUBMIT = '#FormBookingCreate #submit_Booking [name="nextButton"]'
+"""A numeric character reference to an ASCII letter (or a few punctuation marks near them)."""
+
+
+def _may_name_captcha(source: str) -> bool:
+    """Whether an element of ``source`` can match a captcha selector.
+
+    Every captcha selector names "captcha" (ASCII, any case): an element can
+    match only if the source spells the word, or writes an ASCII letter as a
+    numeric character reference. Plain finds on the lowered source: a
+    case-blind regex over a booking block cost more than parsing it.
+    """
+    lowered = source.lower()
+    if "captcha" in lowered:
+        return True
+    return "&#" in source and _LETTER_REFERENCE.search(source) is not None
 
 
 def fold(text: str) -> str:
+    """``text`` with its whitespace runs (nbsp too) folded to single spaces."""
     return " ".join(text.replace("\xa0", " ").split())
 
 
@@ -167,50 +177,155 @@ def join(first: Reading, second: Reading) -> Reading:
     )
 
 
-def drop_junk(tree: LexborHTMLParser) -> None:
-    """Remove scripts, styles, noscript and templates from the body: they are not visible."""
-    root = tree.body or tree.root
-    if root is not None:
-        for junk in root.css(_JUNK):
-            junk.decompose()
-
-
 def read_tree(tree: LexborHTMLParser, squashed: str, source: str) -> Reading:
     """Read ``tree``, parsed from ``source``, whose junk is dropped and visible text squashed.
 
-    Few CSS queries (lexbor compiles each one on every call): tag lists where a
-    tag is enough, one query for the three navigation marks (rarely present),
-    and the costly captcha query only where a widget can be.
+    One walk over the elements in Python (:func:`_walk`) instead of CSS
+    queries: lexbor sets up its selector engine on the first query of every
+    document, which cost more than parsing a booking block. The walk keeps the
+    selectors' semantics, including the case-blind ids of a quirks-mode
+    document (lexbor is asked only when an id is spelt in another case). The
+    captcha widget is still looked for with CSS, only where the source can
+    name one.
     """
-    step_node = tree.css_first("#inner_Booking > h2") or tree.css_first("#FormBookingCreate h2")
-    step = quote(fold(step_node.text(separator=" "))) or None if step_node is not None else None
-    block_node = tree.css_first("#inner_Booking")
-    headings = tuple(
-        Heading(node.tag or "", squash(text := node.text(separator=" ")), quote(fold(text)))
-        for node in tree.css("title, h1, h2")
-    )
-    marks = tree.css_first(f"{_LANDING}, {_STEP1}, {_SUBMIT}") is not None
+    walk = _walk(tree, fold_ids=False)
+    if walk.respelt is not None and _quirks(tree, walk.respelt):
+        walk = _walk(tree, fold_ids=True)
     return Reading(
         squashed=squashed,
-        headings=headings,
-        step=step,
-        progress=_progress(tree),
-        block=squash(block_node.text(separator=" ")) if block_node is not None else "",
-        captcha=_captcha(tree) if _MAY_NAME_CAPTCHA.search(source) is not None else None,
-        landing=marks and tree.css_first(_LANDING) is not None,
-        step1=marks and tree.css_first(_STEP1) is not None,
-        submit=marks and tree.css_first(_SUBMIT) is not None,
+        headings=walk.headings,
+        step=walk.step,
+        progress=walk.progress,
+        block=walk.block,
+        captcha=_captcha(tree) if _may_name_captcha(source) else None,
+        landing=walk.landing,
+        step1=walk.step1,
+        submit=walk.submit,
         cells=read_cells(tree),
         table=bool(tree.tags("table")),
     )
 
 
-def _progress(tree: LexborHTMLParser) -> frozenset[int]:
+_INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
+    "inner_Booking",
+    "FormBookingCreate",
+    "Progress_Booking",
+    "submit_Booking",
+    "condition_Booking",
+    "fchoix_Booking",
+)
+_HEADINGS = frozenset({"title", "h1", "h2"})
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Walked:
+    headings: tuple[Heading, ...]
+    step: str | None
+    progress: frozenset[int]
+    block: str
+    landing: bool
+    step1: bool
+    submit: bool
+    respelt: str | None
+    """One of :data:`_IDS` that some element's id spells in another case, if any."""
+
+
+def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
+    """What the reader's selectors select, in one walk (ids ASCII case-blind with ``fold_ids``).
+
+    The selectors: ``#inner_Booking > h2``, else ``#FormBookingCreate h2``;
+    ``#inner_Booking``; ``title, h1, h2``; ``#Progress_Booking img[src*="etape_"]``;
+    ``input[name="condition"], #condition_Booking``; ``input[name="planning"],
+    #fchoix_Booking``; ``#FormBookingCreate #submit_Booking [name="nextButton"]``.
+    """
+
+    def ident(node: LexborNode) -> str | None:
+        value = node.id
+        if value is None or not fold_ids:
+            return value
+        return _FOLDED.get(value.translate(_ASCII_LOWER), value)
+
+    headings: list[Heading] = []
+    h2s: list[LexborNode] = []
+    images: list[LexborNode] = []
+    submits: list[LexborNode] = []
+    block_node: LexborNode | None = None
+    landing = step1 = False
+    respelt: str | None = None
+    root = tree.root
+    for node in root.traverse() if root is not None else ():
+        tag = node.tag
+        if (value := ident(node)) is not None:
+            if value == _INNER:
+                block_node = block_node or node
+            elif value == _LANDING_ID:
+                landing = True
+            elif value == _STEP1_ID:
+                step1 = True
+            elif value == _SUBMIT_ID:
+                submits.append(node)
+            elif respelt is None and not fold_ids:
+                canonical = _FOLDED.get(value.translate(_ASCII_LOWER))
+                respelt = canonical if canonical != value else None
+        if tag in _HEADINGS:
+            text = node.text(separator=" ")
+            headings.append(Heading(tag or "", squash(text), quote(fold(text))))
+            if tag == "h2":
+                h2s.append(node)
+        elif tag == "img":
+            images.append(node)
+        elif tag == "input" and not (landing and step1):
+            name = node.attributes.get("name")
+            landing = landing or name == "condition"
+            step1 = step1 or name == "planning"
+    step_node = next(
+        (h for h in h2s if (p := h.parent) is not None and ident(p) == _INNER), None
+    ) or next((h for h in h2s if _under(h, _FORM, ident)), None)
+    step = None
+    if step_node is not None:
+        step = quote(fold(step_node.text(separator=" "))) or None
     found: set[int] = set()
-    for img in tree.css('#Progress_Booking img[src*="etape_"]'):
-        if m := _ACTIVE_IMAGE.search(img.attributes.get("src") or ""):
+    for img in images:
+        src = img.attributes.get("src") or ""
+        m = _ACTIVE_IMAGE.search(src) if "etape_" in src else None
+        if m is not None and _under(img, _PROGRESS, ident):
             found.add(int(m.group(1)))
-    return frozenset(found)
+    submit = any(
+        _under(node, _FORM, ident)
+        and any(
+            below.attributes.get("name") == "nextButton"
+            for below in node.traverse()
+            if below.mem_id != node.mem_id
+        )
+        for node in submits
+    )
+    return _Walked(
+        headings=tuple(headings),
+        step=step,
+        progress=frozenset(found),
+        block=squash(block_node.text(separator=" ")) if block_node is not None else "",
+        landing=landing,
+        step1=step1,
+        submit=submit,
+        respelt=respelt,
+    )
+
+
+def _under(node: LexborNode, wanted: str, ident: Callable[[LexborNode], str | None]) -> bool:
+    """``node`` has an ancestor element whose id, as ``ident`` reads it, is ``wanted``."""
+    parent = node.parent
+    while parent is not None:
+        if ident(parent) == wanted:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _quirks(tree: LexborHTMLParser, respelt: str) -> bool:
+    """Whether lexbor matches ids case-blind in ``tree`` (a quirks-mode document)."""
+    return any(node.id != respelt for node in tree.css(f"#{respelt}"))
 
 
 def _captcha(tree: LexborHTMLParser) -> str | None:

@@ -181,8 +181,10 @@ def _read_part(source: str, *, probe: bool) -> tuple[Reading, tuple[str, ...]] |
     tree = LexborHTMLParser(source + _PROBE if probe else source)
     stack: tuple[str, ...] = ()
     if probe:
-        node = tree.css_first(f"#{_PROBE_ID}")
-        if node is None or (found := _open_containers(node)) is None:
+        # A clean probe is the document's last div (no CSS: see read_tree).
+        divs = tree.tags("div")
+        node = divs[-1] if divs else None
+        if node is None or node.id != _PROBE_ID or (found := _open_containers(node)) is None:
             return None
         stack = found
         node.decompose()
