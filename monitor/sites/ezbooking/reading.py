@@ -354,8 +354,11 @@ def _captcha(tree: LexborHTMLParser) -> str | None:
 
 def _slot_links(cell: LexborNode) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
-    for link in cell.css("a[href]"):
-        href = (link.attributes.get("href") or "").strip()
+    # ``a[href]`` below the cell, walked rather than selected (see read_tree).
+    for link in cell.traverse():
+        if link.tag != "a" or "href" not in (attributes := link.attributes):
+            continue
+        href = (attributes["href"] or "").strip()
         if (m := _SLOT_HREF.search(href)) is not None:
             out.append((m.group(1), int(m.group(1))))
     return out

@@ -40,8 +40,8 @@ the same verdicts.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -58,8 +58,8 @@ _PLAIN = frozenset(
 )
 """Containers a cut may sit in: none changes how what follows is parsed."""
 _HTML_SPACE = " \t\n\r\f"
-_RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]", re.IGNORECASE)
-"""Start tags whose effect depends on what came before (attributes merged, body replaced)."""
+_RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]")
+"""Start tags (in a lowered source) whose effect depends on what came before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +79,21 @@ def split(html: str) -> tuple[str, str, str] | None:
     the end and the suffix is empty. A wrong count is harmless: the checks of
     :func:`read_page` reject a cut that is not clean.
     """
+    bounds = _bounds(html)
+    if bounds is None:
+        return None
+    start, end = bounds
+    return html[:start], html[start:end], html[end:]
+
+
+def _bounds(html: str) -> tuple[int, int] | None:
+    """Where :func:`split` cuts ``html``: the block's start and end offsets."""
     start = html.find(_START)
     if start < 0:
         return None
     depth = 0
-    pos = start
-    opening = html.find("<div", pos)
-    closing = html.find("</div", pos)
+    opening = html.find("<div", start)
+    closing = html.find("</div", start)
     end = len(html)
     while closing >= 0:
         if 0 <= opening < closing:
@@ -98,7 +106,7 @@ def split(html: str) -> tuple[str, str, str] | None:
             end = len(html) if gt < 0 else gt + 1
             break
         closing = html.find("</div", closing + 5)
-    return html[:start], html[start:end], html[end:]
+    return start, end
 
 
 def read_page(page: Page, *, whole_page: bool = False) -> Reading:
@@ -113,32 +121,66 @@ def read_page(page: Page, *, whole_page: bool = False) -> Reading:
 
 
 def _read_scoped(html: str) -> Reading | None:
-    parts = split(html)
-    if parts is None:
+    bounds = _bounds(html)
+    if bounds is None:
         return None
-    prefix, block, suffix = parts
-    if _RESETS.search(block) is not None:
+    start, end = bounds
+    block = html[start:end]
+    if _resets(block):
         return None
-    before = read_chrome(prefix, None, ())
+    before = _chrome(html, start, None, ())
     if before is None:
         return None
-    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=bool(suffix))
+    suffixed = end < len(html)
+    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=suffixed)
     if middle is None:
         return None
     reading, stack = middle
     whole = join(before.reading, reading)
-    if not suffix:
+    if not suffixed:
         return whole
-    after = read_chrome(suffix, before.doctype, stack)
+    after = _chrome(html, end, before.doctype, stack)
     return join(whole, after.reading) if after is not None else None
 
 
-@lru_cache(maxsize=8)
+_MEMO_SIZE = 8
+_memo: list[tuple[str, str | None, tuple[str, ...], Chrome | None]] = []
+"""Recent chromes (source, doctype, stack, reading), most recent first."""
+_memo_lock = threading.Lock()
+
+
+def _chrome(html: str, cut: int, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
+    """:func:`read_chrome` of ``html``'s prefix before ``cut`` (``doctype`` None) or suffix after.
+
+    Memoized on the exact text, compared in place (``startswith``/``endswith``,
+    a memcmp) rather than hashed: hashing 50-80 KB of chrome twice per page
+    cost more than parsing the block. A hit needs equal text, so it is never wrong.
+    """
+    length = cut if doctype is None else len(html) - cut
+    with _memo_lock:
+        for i, (source, known_doctype, known_stack, chrome) in enumerate(_memo):
+            if (
+                len(source) == length
+                and known_doctype == doctype
+                and known_stack == stack
+                and (html.startswith(source) if doctype is None else html.endswith(source))
+            ):
+                if i:
+                    _memo.insert(0, _memo.pop(i))
+                return chrome
+    source = html[:cut] if doctype is None else html[cut:]
+    chrome = read_chrome(source, doctype, stack)
+    with _memo_lock:
+        _memo.insert(0, (source, doctype, stack, chrome))
+        del _memo[_MEMO_SIZE:]
+    return chrome
+
+
 def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
     """The reading of a page's prefix (``doctype`` None) or suffix, or None if it is not clean.
 
-    Pure, hence memoized: a site sends the same chrome on every check. A
-    prefix brings the page's doctype (``""`` if it has none) and the
+    Pure (memoized by :func:`_chrome`): a site sends the same chrome on every
+    check. A prefix brings the page's doctype (``""`` if it has none) and the
     containers open at its end; a suffix is parsed behind the doctype and the
     containers open before it (``stack``).
     """
@@ -148,12 +190,21 @@ def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chr
             return None
         read = _read_part(source, probe=True)
     else:
-        if _RESETS.search(source) is not None:
+        if _resets(source):
             return None
         read = _read_part(doctype + _prelude(stack) + source, probe=False)
     if read is None or not read[0].booking_free:
         return None
     return Chrome(read[0], doctype, read[1])
+
+
+def _resets(source: str) -> bool:
+    """``source`` holds a start tag of :data:`_RESETS` (plain finds first: a case-blind
+    regex over a block cost as much as parsing it)."""
+    lowered = source.lower()
+    if "<html" not in lowered and "<body" not in lowered and "<frameset" not in lowered:
+        return False
+    return _RESETS.search(lowered) is not None
 
 
 def _prelude(stack: tuple[str, ...]) -> str:
