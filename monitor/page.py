@@ -17,7 +17,15 @@ from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["Page", "decode_body", "header", "parse_page", "squash", "visible_text"]
+__all__ = [
+    "INVISIBLE",
+    "Page",
+    "decode_body",
+    "header",
+    "parse_page",
+    "squash",
+    "visible_text",
+]
 
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -124,7 +132,8 @@ def visible_text(tree: LexborHTMLParser) -> str:
     return root.text(separator=" ")
 
 
-_INVISIBLE = ("script", "style", "noscript", "template")
+INVISIBLE = ("script", "style", "noscript", "template")
+"""Elements whose content is not shown: dropped before reading text."""
 
 
 def _drop_invisible(tree: LexborHTMLParser, root: LexborNode) -> None:
@@ -134,7 +143,7 @@ def _drop_invisible(tree: LexborHTMLParser, root: LexborNode) -> None:
     the first query of each document, which costs as much as parsing a
     booking block. One inside another goes with the outer one.
     """
-    found = [node for name in _INVISIBLE for node in tree.tags(name)]
+    found = [node for name in INVISIBLE for node in tree.tags(name)]
     if not found:
         return
     junk = {node.mem_id for node in found}
@@ -182,6 +191,15 @@ class Page:
     def squashed(self) -> str:
         """:func:`squash` of the whole visible text."""
         return squash(self.text)
+
+    @cached_property
+    def derived(self) -> dict[str, object]:
+        """What readers of this page keep with it, by module name (e.g. its booking block's tree).
+
+        A page is read by the classifier then by the form reader; keeping a
+        partial parse here lets the second reuse the first's.
+        """
+        return {}
 
 
 MAX_TAGS = 30_000

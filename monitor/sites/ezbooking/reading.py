@@ -24,7 +24,18 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.page import squash
 
-__all__ = ["Cells", "Heading", "Reading", "fold", "join", "quote", "read_tree"]
+__all__ = [
+    "BOOKING_FORM_ID",
+    "Cells",
+    "Heading",
+    "Reading",
+    "fold",
+    "join",
+    "labels",
+    "quote",
+    "read_tree",
+    "spells_booking_form",
+]
 
 _SLOT_HREF = re.compile(r"/booking/create/\d{1,12}/5/(\d{1,20})(?=[/?#]|\s*$)")
 _ACTIVE_IMAGE = re.compile(r"etape_(\d{1,2})r\.png(?:[?#]|$)", re.IGNORECASE)
@@ -389,3 +400,22 @@ def read_cells(tree: LexborHTMLParser) -> Cells:
     if not (bookable or unbookable or closed or complete or libre):
         return NO_CELLS
     return Cells(bookable, unbookable, closed, complete, libre, tuple(stamps), hidden)
+
+
+BOOKING_FORM_ID = "FormBookingCreate"
+
+
+def labels(tree: LexborHTMLParser) -> tuple[tuple[str, str], ...]:
+    """Every ``label[for]`` of ``tree`` as (target id, text folded), in document order."""
+    out: list[tuple[str, str]] = []
+    for label in tree.tags("label"):
+        attributes = label.attributes
+        if "for" in attributes and (target := (attributes["for"] or "").strip()):
+            out.append((target, fold(label.text(separator=" "))))
+    return tuple(out)
+
+
+def spells_booking_form(node: LexborNode) -> bool:
+    """``node``'s id is ``FormBookingCreate`` in some case (what a quirks-mode ``#id`` matches)."""
+    ident = node.id
+    return ident is not None and ident.translate(_ASCII_LOWER) == "formbookingcreate"

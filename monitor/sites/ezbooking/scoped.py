@@ -45,10 +45,16 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.page import Page, squash, visible_text
-from monitor.sites.ezbooking.reading import Reading, join, read_tree
+from monitor.page import INVISIBLE, Page, squash, visible_text
+from monitor.sites.ezbooking.reading import (
+    Reading,
+    join,
+    labels,
+    read_tree,
+    spells_booking_form,
+)
 
-__all__ = ["read_chrome", "read_page", "split"]
+__all__ = ["Block", "Chrome", "booking_block", "read_chrome", "read_page", "split"]
 
 _START = '<div id="global_Booking"'
 _PROBE_ID = "rdv-monitor-probe"
@@ -64,11 +70,34 @@ _RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]")
 
 @dataclass(frozen=True, slots=True)
 class Chrome:
-    """The reading of a prefix or suffix, the page's doctype, the containers open at its end."""
+    """The reading of a prefix or suffix, the page's doctype, the containers open at its end.
+
+    With what :mod:`~monitor.sites.ezbooking.forms` needs to read the booking
+    form from the block alone: the chrome's labels, and whether it holds a
+    form with the booking form's id (read before anything invisible is dropped).
+    """
 
     reading: Reading
     doctype: str
     stack: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    booking_form: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A page's booking block parsed alone, when the cut is exact: read once per page.
+
+    ``tree`` holds the block (behind a few start tags that reopen the
+    containers around it); ``untouched`` says nothing invisible was dropped
+    from it, so it is what the whole page's tree holds there.
+    """
+
+    reading: Reading
+    tree: LexborHTMLParser
+    untouched: bool
+    before: Chrome
+    after: Chrome | None
 
 
 def split(html: str) -> tuple[str, str, str] | None:
@@ -115,12 +144,31 @@ def read_page(page: Page, *, whole_page: bool = False) -> Reading:
     ``whole_page=True`` parses and reads the whole document, the reference the
     scoped route is tested against.
     """
-    if not whole_page and (scoped := _read_scoped(page.html)) is not None:
-        return scoped
+    if not whole_page and (block := booking_block(page)) is not None:
+        return block.reading
     return read_tree(page.tree, page.squashed, page.html)
 
 
-def _read_scoped(html: str) -> Reading | None:
+_NOT_SCOPED = "scoped: not exact"
+
+
+def booking_block(page: Page) -> Block | None:
+    """``page``'s booking block parsed alone, or None when the cut is not exact.
+
+    Kept with the page, so that the classifier and the form reader share one
+    parse of the block.
+    """
+    known = page.derived.get(__name__)
+    if isinstance(known, Block):
+        return known
+    if known == _NOT_SCOPED:
+        return None
+    block = _read_scoped(page.html)
+    page.derived[__name__] = block if block is not None else _NOT_SCOPED
+    return block
+
+
+def _read_scoped(html: str) -> Block | None:
     bounds = _bounds(html)
     if bounds is None:
         return None
@@ -135,12 +183,13 @@ def _read_scoped(html: str) -> Reading | None:
     middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=suffixed)
     if middle is None:
         return None
-    reading, stack = middle
-    whole = join(before.reading, reading)
+    whole = join(before.reading, middle.reading)
     if not suffixed:
-        return whole
-    after = _chrome(html, end, before.doctype, stack)
-    return join(whole, after.reading) if after is not None else None
+        return Block(whole, middle.tree, middle.untouched, before, None)
+    after = _chrome(html, end, before.doctype, middle.stack)
+    if after is None:
+        return None
+    return Block(join(whole, after.reading), middle.tree, middle.untouched, before, after)
 
 
 _MEMO_SIZE = 8
@@ -188,14 +237,14 @@ def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chr
         doctype = _doctype(source)
         if doctype is None:
             return None
-        read = _read_part(source, probe=True)
+        read = _read_part(source, probe=True, chrome=True)
     else:
         if _resets(source):
             return None
-        read = _read_part(doctype + _prelude(stack) + source, probe=False)
-    if read is None or not read[0].booking_free:
+        read = _read_part(doctype + _prelude(stack) + source, probe=False, chrome=True)
+    if read is None or not read.reading.booking_free:
         return None
-    return Chrome(read[0], doctype, read[1])
+    return Chrome(read.reading, doctype, read.stack, read.labels, read.booking_form)
 
 
 def _resets(source: str) -> bool:
@@ -224,10 +273,21 @@ def _doctype(prefix: str) -> str | None:
     return None if "<!doctype" in head.lower() else doctype
 
 
-def _read_part(source: str, *, probe: bool) -> tuple[Reading, tuple[str, ...]] | None:
+@dataclass(frozen=True, slots=True)
+class _Part:
+    reading: Reading
+    stack: tuple[str, ...]
+    tree: LexborHTMLParser
+    untouched: bool
+    labels: tuple[tuple[str, str], ...] = ()
+    booking_form: bool = False
+
+
+def _read_part(source: str, *, probe: bool, chrome: bool = False) -> _Part | None:
     """Parse ``source`` alone and read it, with the containers open at its end.
 
-    With ``probe``, None unless the source ends cleanly (see the module docstring).
+    With ``probe``, None unless the source ends cleanly (see the module
+    docstring). With ``chrome``, also what the form reader needs of it.
     """
     tree = LexborHTMLParser(source + _PROBE if probe else source)
     stack: tuple[str, ...] = ()
@@ -239,7 +299,11 @@ def _read_part(source: str, *, probe: bool) -> tuple[Reading, tuple[str, ...]] |
             return None
         stack = found
         node.decompose()
-    return read_tree(tree, squash(visible_text(tree)), source), stack
+    found_labels = labels(tree) if chrome else ()
+    booking_form = chrome and any(spells_booking_form(form) for form in tree.tags("form"))
+    untouched = not any(tree.tags(name) for name in INVISIBLE)
+    reading = read_tree(tree, squash(visible_text(tree)), source)
+    return _Part(reading, stack, tree, untouched, found_labels, booking_form)
 
 
 def _open_containers(probe: LexborNode) -> tuple[str, ...] | None:
