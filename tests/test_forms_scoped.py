@@ -70,12 +70,13 @@ def test_sim_booking_pages_are_read_from_their_block() -> None:
 def test_a_booking_form_id_in_the_chrome_sends_the_reader_to_the_whole_page() -> None:
     """A form by the booking form's id before the block is the one a browser's lookup finds."""
     body = (
-        "<!DOCTYPE html><html><body><div>"
-        '<form id="FormBookingCreate" action="/decoy" method="post"><input name="a" value="1"></form>'
-        '</div><div id="global_Booking"><div id="inner_Booking">'
-        '<form id="FormBookingCreate" action="/real" method="post"><input name="b" value="2">'
-        "</form></div></div><p>pied</p></body></html>"
-    ).encode()
+        b"<!DOCTYPE html><html><body><div>"
+        b'<form id="FormBookingCreate" action="/decoy" method="post">'
+        b'<input name="a" value="1"></form>'
+        b'</div><div id="global_Booking"><div id="inner_Booking">'
+        b'<form id="FormBookingCreate" action="/real" method="post"><input name="b" value="2">'
+        b"</form></div></div><p>pied</p></body></html>"
+    )
     form = find_booking_form(parse_page({}, body), URL)
     assert form is not None
     assert form.action.endswith("/decoy")
@@ -85,12 +86,12 @@ def test_a_booking_form_id_in_the_chrome_sends_the_reader_to_the_whole_page() ->
 def test_labels_of_the_chrome_still_name_the_radios() -> None:
     """``label[for]`` anywhere in the page names a radio of the booking form (last one wins)."""
     body = (
-        "<!DOCTYPE html><html><body><div><label for=\"r1\">Chrome label</label></div>"
-        '<div id="global_Booking"><div id="inner_Booking">'
-        '<form id="FormBookingCreate" method="post"><input type="radio" name="planning" '
-        'id="r1" value="7"><input type="radio" name="planning" id="r2" value="8">'
-        '</form></div></div><div><label for="r2">Footer label</label></div></body></html>'
-    ).encode()
+        b'<!DOCTYPE html><html><body><div><label for="r1">Chrome label</label></div>'
+        b'<div id="global_Booking"><div id="inner_Booking">'
+        b'<form id="FormBookingCreate" method="post"><input type="radio" name="planning" '
+        b'id="r1" value="7"><input type="radio" name="planning" id="r2" value="8">'
+        b'</form></div></div><div><label for="r2">Footer label</label></div></body></html>'
+    )
     page = parse_page({}, body)
     assert booking_block(page) is not None
     form = find_booking_form(page, URL)
