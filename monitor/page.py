@@ -35,6 +35,11 @@ _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnop
 _ASCII_CHARS = frozenset(map(chr, range(128)))
 _UNUSUAL = re.compile("[^\x00-\x7f\u0300-\u036f\u00a0\u00ab\u00bb\u2013\u2014\u2019\u2026\u202f]")
 """A character other than ASCII, combining accents and French punctuation (none alphanumeric)."""
+_UNFOLDED = re.compile(
+    "[^\x00-\x7f\u0300-\u0344\u0346-\u036f\u00a0\u00ab\u00bb\u2013\u2014\u2019\u2026\u202f]"
+)
+"""A character that casefolding may change, besides ASCII (:data:`_UNUSUAL` but for U+0345,
+which folds to a Greek iota)."""
 _ASCII_NOT_ALNUM = bytes(b for b in range(256) if not chr(b).isalnum() or b > 127)
 
 
@@ -103,7 +108,11 @@ def squash(text: str) -> str:
     "IL N'EXISTE  PLUS" both become ``ilnexisteplus``.
     """
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).casefold()
+        text = unicodedata.normalize("NFKD", text)
+        # Casefolding leaves the accents and punctuation of French text as they are, and
+        # the bytes pass below lowers ASCII: it is needed only for other characters.
+        if _UNFOLDED.search(text) is not None:
+            text = text.casefold()
         if not text.isascii():
             # French text is ASCII once decomposed, but for its accents (combining marks)
             # and punctuation (’ « » nbsp), none of them alphanumeric: dropping every

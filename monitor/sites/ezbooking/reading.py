@@ -29,6 +29,7 @@ __all__ = [
     "Cells",
     "Heading",
     "Reading",
+    "ascii_lowered",
     "fold",
     "join",
     "labels",
@@ -70,13 +71,18 @@ def _may_name_captcha(source: str) -> bool:
 
     Every captcha selector names "captcha" (ASCII, any case): an element can
     match only if the source spells the word, or writes an ASCII letter as a
-    numeric character reference. Plain finds on the lowered source: a
+    numeric character reference. A plain find on the lowered bytes: a
     case-blind regex over a booking block cost more than parsing it.
     """
-    lowered = source.lower()
-    if "captcha" in lowered:
+    if b"captcha" in ascii_lowered(source):
         return True
     return "&#" in source and _LETTER_REFERENCE.search(source) is not None
+
+
+def ascii_lowered(source: str) -> bytes:
+    """``source`` in UTF-8 with its ASCII letters lowered: what a case-blind find of an ASCII
+    word needs, several times cheaper than ``str.lower`` on a non-ASCII page."""
+    return source.encode("utf-8", "surrogatepass").lower()
 
 
 def fold(text: str) -> str:
@@ -104,6 +110,8 @@ class Cells:
     """Slot links inside unbookable cells (hidden by the site's CSS)."""
 
     def __add__(self, other: Cells) -> Cells:
+        if other is NO_CELLS or self is NO_CELLS:
+            return self if other is NO_CELLS else other
         return Cells(
             self.bookable + other.bookable,
             self.unbookable + other.unbookable,
@@ -199,22 +207,10 @@ def read_tree(tree: LexborHTMLParser, squashed: str, source: str) -> Reading:
     captcha widget is still looked for with CSS, only where the source can
     name one.
     """
-    walk = _walk(tree, fold_ids=False)
-    if walk.respelt is not None and _quirks(tree, walk.respelt):
-        walk = _walk(tree, fold_ids=True)
-    return Reading(
-        squashed=squashed,
-        headings=walk.headings,
-        step=walk.step,
-        progress=walk.progress,
-        block=walk.block,
-        captcha=_captcha(tree) if _may_name_captcha(source) else None,
-        landing=walk.landing,
-        step1=walk.step1,
-        submit=walk.submit,
-        cells=read_cells(tree),
-        table=bool(tree.tags("table")),
-    )
+    reading, respelt = _walk(tree, squashed, source, fold_ids=False)
+    if respelt is not None and _quirks(tree, respelt):
+        reading, _ = _walk(tree, squashed, source, fold_ids=True)
+    return reading
 
 
 _INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
@@ -230,23 +226,13 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
 
 
-@dataclass(frozen=True, slots=True)
-class _Walked:
-    headings: tuple[Heading, ...]
-    step: str | None
-    progress: frozenset[int]
-    block: str
-    landing: bool
-    step1: bool
-    submit: bool
-    respelt: str | None
-    """One of :data:`_IDS` that some element's id spells in another case, if any."""
+def _walk(
+    tree: LexborHTMLParser, squashed: str, source: str, *, fold_ids: bool
+) -> tuple[Reading, str | None]:
+    """The reading, and one of :data:`_IDS` some element spells in another case (or None).
 
-
-def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
-    """What the reader's selectors select, in one walk (ids ASCII case-blind with ``fold_ids``).
-
-    The selectors: ``#inner_Booking > h2``, else ``#FormBookingCreate h2``;
+    Finds in one walk what these selectors select (ids ASCII case-blind with
+    ``fold_ids``): ``#inner_Booking > h2``, else ``#FormBookingCreate h2``;
     ``#inner_Booking``; ``title, h1, h2``; ``#Progress_Booking img[src*="etape_"]``;
     ``input[name="condition"], #condition_Booking``; ``input[name="planning"],
     #fchoix_Booking``; ``#FormBookingCreate #submit_Booking [name="nextButton"]``.
@@ -260,7 +246,7 @@ def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
 
     headings: list[Heading] = []
     h2s: list[LexborNode] = []
-    images: list[LexborNode] = []
+    bars: list[LexborNode] = []
     submits: list[LexborNode] = []
     block_node: LexborNode | None = None
     landing = step1 = False
@@ -268,25 +254,27 @@ def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
     root = tree.root
     for node in root.traverse() if root is not None else ():
         tag = node.tag
-        if (value := ident(node)) is not None:
+        value = node.id
+        if value is not None:
+            if fold_ids:
+                value = _FOLDED.get(value.translate(_ASCII_LOWER), value)
             if value == _INNER:
                 block_node = block_node or node
+            elif value == _PROGRESS:
+                bars.append(node)
+            elif value == _SUBMIT_ID:
+                submits.append(node)
             elif value == _LANDING_ID:
                 landing = True
             elif value == _STEP1_ID:
                 step1 = True
-            elif value == _SUBMIT_ID:
-                submits.append(node)
-            elif respelt is None and not fold_ids:
-                canonical = _FOLDED.get(value.translate(_ASCII_LOWER))
-                respelt = canonical if canonical != value else None
+            elif respelt is None and not fold_ids and value != _FORM:
+                respelt = _FOLDED.get(value.translate(_ASCII_LOWER))
         if tag in _HEADINGS:
             text = node.text(separator=" ")
             headings.append(Heading(tag or "", squash(text), quote(fold(text))))
             if tag == "h2":
                 h2s.append(node)
-        elif tag == "img":
-            images.append(node)
         elif tag == "input" and not (landing and step1):
             name = node.attributes.get("name")
             landing = landing or name == "condition"
@@ -297,12 +285,6 @@ def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
     step = None
     if step_node is not None:
         step = quote(fold(step_node.text(separator=" "))) or None
-    found: set[int] = set()
-    for img in images:
-        src = img.attributes.get("src") or ""
-        m = _ACTIVE_IMAGE.search(src) if "etape_" in src else None
-        if m is not None and _under(img, _PROGRESS, ident):
-            found.add(int(m.group(1)))
     submit = any(
         _under(node, _FORM, ident)
         and any(
@@ -312,16 +294,33 @@ def _walk(tree: LexborHTMLParser, *, fold_ids: bool) -> _Walked:
         )
         for node in submits
     )
-    return _Walked(
+    reading = Reading(
+        squashed=squashed,
         headings=tuple(headings),
         step=step,
-        progress=frozenset(found),
+        progress=_progress(bars),
         block=squash(block_node.text(separator=" ")) if block_node is not None else "",
+        captcha=_captcha(tree) if _may_name_captcha(source) else None,
         landing=landing,
         step1=step1,
         submit=submit,
-        respelt=respelt,
+        cells=read_cells(tree),
+        table=bool(tree.tags("table")),
     )
+    return reading, respelt
+
+
+def _progress(bars: list[LexborNode]) -> frozenset[int]:
+    """Steps of the active images (``img[src*="etape_"]``) below any of ``bars``."""
+    found: set[int] = set()
+    for bar in bars:
+        for img in bar.traverse():
+            if img.tag != "img" or img.mem_id == bar.mem_id:
+                continue
+            src = img.attributes.get("src") or ""
+            if "etape_" in src and (m := _ACTIVE_IMAGE.search(src)) is not None:
+                found.add(int(m.group(1)))
+    return frozenset(found)
 
 
 def _under(node: LexborNode, wanted: str, ident: Callable[[LexborNode], str | None]) -> bool:

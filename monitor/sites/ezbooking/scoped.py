@@ -48,6 +48,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.page import INVISIBLE, Page, squash, visible_text
 from monitor.sites.ezbooking.reading import (
     Reading,
+    ascii_lowered,
     join,
     labels,
     read_tree,
@@ -64,8 +65,11 @@ _PLAIN = frozenset(
 )
 """Containers a cut may sit in: none changes how what follows is parsed."""
 _HTML_SPACE = " \t\n\r\f"
-_RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]")
-"""Start tags (in a lowered source) whose effect depends on what came before."""
+_RESETS = re.compile(rb"<(?:html|body|frameset)[\s/>]")
+"""Start tags (in a lowered source) whose effect depends on what came before.
+
+ASCII whitespace only ends a tag name, which ``\\s`` on bytes covers (and a little more).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +252,10 @@ def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chr
 
 
 def _resets(source: str) -> bool:
-    """``source`` holds a start tag of :data:`_RESETS` (plain finds first: a case-blind
-    regex over a block cost as much as parsing it)."""
-    lowered = source.lower()
-    if "<html" not in lowered and "<body" not in lowered and "<frameset" not in lowered:
+    """``source`` holds a start tag of :data:`_RESETS` (plain finds on lowered bytes first:
+    a case-blind regex over a block cost as much as parsing it)."""
+    lowered = ascii_lowered(source)
+    if b"<html" not in lowered and b"<body" not in lowered and b"<frameset" not in lowered:
         return False
     return _RESETS.search(lowered) is not None
 
