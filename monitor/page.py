@@ -223,7 +223,8 @@ def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
     can never create a slot: positive evidence must reach ``</html>``.
     """
     html = decode_body(headers, body)
-    if html.count("<") > MAX_TAGS:
+    # A page shorter than the limit cannot pass it: counting costs more than parsing a block.
+    if len(html) > MAX_TAGS and html.count("<") > MAX_TAGS:
         cut = -1
         for _ in range(MAX_TAGS):
             cut = html.index("<", cut + 1)
