@@ -180,7 +180,9 @@ class Page:
     """A decoded HTML page (or fragment), parsed the first time its tree is asked for.
 
     The classifier reads most booking pages without the whole tree (see
-    :mod:`monitor.sites.ezbooking.scoped`); the adapter's form reading asks for it.
+    :mod:`monitor.sites.ezbooking.scoped`), and the form reader then reads the
+    booking block's tree kept in :attr:`derived`; the whole tree is parsed only
+    for the pages whose block cannot be read alone.
     """
 
     html: str

@@ -6,8 +6,11 @@ same chrome on every check. :func:`read_page` cuts the source in three: the
 *prefix* before the block's start tag, the *block* up to its end tag, the
 *suffix* after it. Only the block is parsed on every call; the readings of the
 prefix and the suffix come from :func:`read_chrome`, a pure function memoized
-on its text (a few small strings per entry), so a daemon that checks the same
-site again parses a fraction of each page.
+on its exact text (compared in place, never hashed: a wrong hit is impossible),
+so a daemon that checks the same site again parses a fraction of each page.
+The block's tree is kept with the page (:func:`booking_block`), and the form
+reader (:mod:`~monitor.sites.ezbooking.forms`) reads the booking form from it:
+a booking page is parsed once, block only.
 
 The cut is exact or not taken. The three readings join into the whole page's
 reading only when each part parses alone as it does inside the page; the
