@@ -1,12 +1,21 @@
 """Benchmark the page classifier on every fixture page (tests/pages).
 
-For each fixture, times ``classify(status, headers, body)`` (decode, one parse,
-the whole decision) over many repetitions with ``time.perf_counter_ns`` and
-prints the median, the 10th and 90th percentiles in µs, and the page size; then
-the median over all pages. It also prints the verdict, so a slow page is
+For each fixture, times ``classify(status, headers, body)`` (decode, the parse
+of the booking block alone, or of the whole page when the page has none or the
+cut is not exact, and the whole decision) over many repetitions with
+``time.perf_counter_ns`` and prints the median, the 10th and 90th percentiles in
+µs, and the page size; then the median of the per-page medians, the median over
+all runs and the slowest page. It also prints the verdict, so a slow page is
 recognisable at a glance. The pages saved from real sites
 (``../shared/real-pages``), when present, are timed on their own lines after
 the figures.
+
+The same page is classified again and again, as the daemon does on every check
+of a booking: the chrome around the block is then read from the memo of
+:mod:`monitor.sites.ezbooking.scoped`, as in the daemon. The time is wall-clock,
+so on a shared machine other work inflates it: compare figures taken one after
+the other on a quiet machine, or count instructions (``valgrind --tool=callgrind``)
+when it is busy.
 
 Run: ``.venv/bin/python bench/bench_classify.py [repetitions]``. It prints
 figures; it asserts nothing (timings depend on the machine).

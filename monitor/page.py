@@ -15,9 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["Page", "decode_body", "header", "parse_page", "squash", "visible_text"]
+__all__ = [
+    "INVISIBLE",
+    "Page",
+    "decode_body",
+    "header",
+    "parse_page",
+    "squash",
+    "visible_text",
+]
 
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -27,6 +35,11 @@ _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnop
 _ASCII_CHARS = frozenset(map(chr, range(128)))
 _UNUSUAL = re.compile("[^\x00-\x7f\u0300-\u036f\u00a0\u00ab\u00bb\u2013\u2014\u2019\u2026\u202f]")
 """A character other than ASCII, combining accents and French punctuation (none alphanumeric)."""
+_UNFOLDED = re.compile(
+    "[^\x00-\x7f\u0300-\u0344\u0346-\u036f\u00a0\u00ab\u00bb\u2013\u2014\u2019\u2026\u202f]"
+)
+"""A character that casefolding may change, besides ASCII (:data:`_UNUSUAL` but for U+0345,
+which folds to a Greek iota)."""
 _ASCII_NOT_ALNUM = bytes(b for b in range(256) if not chr(b).isalnum() or b > 127)
 
 
@@ -95,7 +108,11 @@ def squash(text: str) -> str:
     "IL N'EXISTE  PLUS" both become ``ilnexisteplus``.
     """
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).casefold()
+        text = unicodedata.normalize("NFKD", text)
+        # Casefolding leaves the accents and punctuation of French text as they are, and
+        # the bytes pass below lowers ASCII: it is needed only for other characters.
+        if _UNFOLDED.search(text) is not None:
+            text = text.casefold()
         if not text.isascii():
             # French text is ASCII once decomposed, but for its accents (combining marks)
             # and punctuation (’ « » nbsp), none of them alphanumeric: dropping every
@@ -120,9 +137,42 @@ def visible_text(tree: LexborHTMLParser) -> str:
     root = tree.body or tree.root
     if root is None:
         return ""
-    for junk in root.css("script, style, noscript, template"):
-        junk.decompose()
+    _drop_invisible(tree, root)
     return root.text(separator=" ")
+
+
+INVISIBLE = ("script", "style", "noscript", "template")
+"""Elements whose content is not shown: dropped before reading text."""
+
+
+def _drop_invisible(tree: LexborHTMLParser, root: LexborNode) -> None:
+    """Remove the invisible elements inside ``root`` (or ``root`` itself).
+
+    Tag lists rather than a CSS query: lexbor sets up its selector engine on
+    the first query of each document, which costs as much as parsing a
+    booking block. One inside another goes with the outer one.
+    """
+    found = [node for name in INVISIBLE for node in tree.tags(name)]
+    if not found:
+        return
+    junk = {node.mem_id for node in found}
+    top = root.mem_id
+    # Every walk up is done before the first removal frees any node.
+    doomed = [node for node in found if _outermost_inside(node, top, junk)]
+    for node in doomed:
+        node.decompose()
+
+
+def _outermost_inside(node: LexborNode, top: int, junk: set[int]) -> bool:
+    """``node`` is ``top`` or inside it, and inside no other node of ``junk``."""
+    current: LexborNode | None = node
+    while current is not None:
+        if current.mem_id == top:
+            return True
+        if current is not node and current.mem_id in junk:
+            return False
+        current = current.parent
+    return False
 
 
 @dataclass(frozen=True)
@@ -130,7 +180,9 @@ class Page:
     """A decoded HTML page (or fragment), parsed the first time its tree is asked for.
 
     The classifier reads most booking pages without the whole tree (see
-    :mod:`monitor.sites.ezbooking.scoped`); the adapter's form reading asks for it.
+    :mod:`monitor.sites.ezbooking.scoped`), and the form reader then reads the
+    booking block's tree kept in :attr:`derived`; the whole tree is parsed only
+    for the pages whose block cannot be read alone.
     """
 
     html: str
@@ -151,6 +203,15 @@ class Page:
         """:func:`squash` of the whole visible text."""
         return squash(self.text)
 
+    @cached_property
+    def derived(self) -> dict[str, object]:
+        """What readers of this page keep with it, by module name (e.g. its booking block's tree).
+
+        A page is read by the classifier then by the form reader; keeping a
+        partial parse here lets the second reuse the first's.
+        """
+        return {}
+
 
 MAX_TAGS = 30_000
 """Tags parsed at most. Real booking pages have about a thousand; a hostile page of
@@ -164,7 +225,8 @@ def parse_page(headers: Mapping[str, str], body: bytes) -> Page:
     can never create a slot: positive evidence must reach ``</html>``.
     """
     html = decode_body(headers, body)
-    if html.count("<") > MAX_TAGS:
+    # A page shorter than the limit cannot pass it: counting costs more than parsing a block.
+    if len(html) > MAX_TAGS and html.count("<") > MAX_TAGS:
         cut = -1
         for _ in range(MAX_TAGS):
             cut = html.index("<", cut + 1)

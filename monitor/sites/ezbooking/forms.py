@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.page import Page
+from monitor.sites.ezbooking.reading import BOOKING_FORM_ID, fold, labels, spells_booking_form
+from monitor.sites.ezbooking.scoped import booking_block
 
 __all__ = ["Choice", "Form", "find_booking_form"]
 
@@ -78,21 +80,76 @@ class Form:
         return data
 
 
-def find_booking_form(page: Page, base_url: str) -> Form | None:
-    """The booking form of a page (``form#FormBookingCreate``), or the likeliest POST form."""
+def find_booking_form(page: Page, base_url: str, *, whole_page: bool = False) -> Form | None:
+    """The booking form of a page (``form#FormBookingCreate``), or the likeliest POST form.
+
+    Read from the booking block the classifier parsed
+    (:func:`~monitor.sites.ezbooking.scoped.booking_block`) when that gives
+    what the whole page gives, so a booking page is parsed once; from the
+    whole page otherwise, or always with ``whole_page=True`` (the reference
+    the tests hold the block route to).
+    """
+    if not whole_page and (from_block := _from_block(page, base_url)) is not None:
+        return from_block
     tree = page.tree
-    node = tree.css_first("form#FormBookingCreate") or tree.css_first('form[name="create"]')
+    node = _booking_form(tree)
+    forms = tree.tags("form")
     if node is None:
-        for candidate in tree.css("form"):
-            if candidate.css_first(
-                'input[name="nextButton"], input[name="condition"], input[name="planning"]'
-            ):
-                node = candidate
-                break
-    return None if node is None else read_form(node, page, base_url)
+        node = next((f for f in forms if f.attributes.get("name") == "create"), None)
+    if node is None:
+        node = next((f for f in forms if _has_navigation(f)), None)
+    return None if node is None else read_form(node, dict(labels(tree)), base_url)
 
 
-def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
+def _from_block(page: Page, base_url: str) -> Form | None:
+    """The booking form read from the block alone, or None when that might differ from the page.
+
+    Exact when the block holds ``form#FormBookingCreate``, nothing invisible
+    was dropped from it, and the chrome before it holds no form by that id;
+    the labels of the chrome and the block are merged in document order.
+    """
+    block = booking_block(page)
+    if block is None or not block.untouched or block.before.booking_form:
+        return None
+    node = _booking_form(block.tree)
+    if node is None:
+        return None
+    after = block.after.labels if block.after is not None else ()
+    found = dict((*block.before.labels, *labels(block.tree), *after))
+    return read_form(node, found, base_url)
+
+
+def _booking_form(tree: LexborHTMLParser) -> LexborNode | None:
+    """``form#FormBookingCreate``: the first form with that id (any case in quirks mode)."""
+    for form in tree.tags("form"):
+        if spells_booking_form(form):
+            if form.id == BOOKING_FORM_ID:
+                return form
+            # Another spelling: only lexbor knows whether the document is in quirks mode.
+            return tree.css_first(f"form#{BOOKING_FORM_ID}")
+    return None
+
+
+_NAVIGATION = frozenset({"nextButton", "condition", "planning"})
+_CONTROLS = frozenset({"input", "select", "textarea", "button"})
+
+
+def _has_navigation(form: LexborNode) -> bool:
+    """``form`` holds an ``input`` named ``nextButton``, ``condition`` or ``planning``."""
+    return any(
+        node.tag == "input" and node.attributes.get("name") in _NAVIGATION
+        for node in form.traverse()
+        if node.mem_id != form.mem_id
+    )
+
+
+def read_form(node: LexborNode, labels_by_id: dict[str, str], base_url: str) -> Form:
+    """What a browser would submit of the form ``node``; radios labelled from ``labels_by_id``.
+
+    Walks the form's elements in document order (as ``input, select, textarea,
+    button`` selects them) without the CSS engine, whose setup on a fresh
+    document costs more than the walk.
+    """
     attrs = node.attributes
     action = _resolve(base_url, (attrs.get("action") or "").strip())
     method = (attrs.get("method") or "get").strip().upper()
@@ -100,17 +157,18 @@ def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
     checkboxes: list[tuple[str, str]] = []
     choices: list[Choice] = []
     buttons: list[tuple[str, str]] = []
-    labels = _labels_by_id(page)
 
-    for control in node.css("input, select, textarea, button"):
+    for control in node.traverse():
+        tag = control.tag
+        if tag not in _CONTROLS or control.mem_id == node.mem_id:
+            continue
         a = control.attributes
         name = (a.get("name") or "").strip()
         if not name or "disabled" in a:
             continue
-        tag = control.tag
         kind = (a.get("type") or ("submit" if tag == "button" else "text")).strip().lower()
         if tag == "select":
-            selected = control.css_first("option[selected]") or control.css_first("option")
+            selected = _selected_option(control)
             if selected is not None:
                 value = selected.attributes.get("value")
                 fields.append((name, value if value is not None else selected.text(strip=True)))
@@ -120,7 +178,7 @@ def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
             buttons.append((name, a.get("value") or control.text(strip=True) or ""))
         elif kind == "radio":
             value = a.get("value") or "on"
-            label = labels.get(a.get("id") or "") or _enclosing_text(control)
+            label = labels_by_id.get(a.get("id") or "") or _enclosing_text(control)
             choices.append(Choice(name, value, label, "checked" in a))
             if "checked" in a:
                 fields.append((name, value))
@@ -132,6 +190,12 @@ def read_form(node: LexborNode, page: Page, base_url: str) -> Form:
         else:
             fields.append((name, a.get("value") or ""))
     return Form(action, method, tuple(fields), tuple(checkboxes), tuple(choices), tuple(buttons))
+
+
+def _selected_option(select: LexborNode) -> LexborNode | None:
+    """``option[selected]`` below ``select``, else its first ``option``."""
+    options = [n for n in select.traverse() if n.tag == "option" and n.mem_id != select.mem_id]
+    return next((o for o in options if "selected" in o.attributes), options[0] if options else None)
 
 
 def _resolve(base_url: str, action: str) -> str:
@@ -149,19 +213,6 @@ def _resolve(base_url: str, action: str) -> str:
         return action
 
 
-def _labels_by_id(page: Page) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for label in page.tree.css("label[for]"):
-        target = (label.attributes.get("for") or "").strip()
-        if target:
-            out[target] = _clean(label.text(separator=" "))
-    return out
-
-
 def _enclosing_text(node: LexborNode) -> str:
     parent = node.parent
-    return _clean(parent.text(separator=" ")) if parent is not None else ""
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.replace("\xa0", " ").split())
+    return fold(parent.text(separator=" ")) if parent is not None else ""

@@ -17,13 +17,26 @@ legend ``#caption_Booking`` says « libre » too; neither is a slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.page import squash
 
-__all__ = ["Cells", "Heading", "Reading", "fold", "join", "quote", "read_tree"]
+__all__ = [
+    "BOOKING_FORM_ID",
+    "Cells",
+    "Heading",
+    "Reading",
+    "ascii_lowered",
+    "fold",
+    "join",
+    "labels",
+    "quote",
+    "read_tree",
+    "spells_booking_form",
+]
 
 _SLOT_HREF = re.compile(r"/booking/create/\d{1,12}/5/(\d{1,20})(?=[/?#]|\s*$)")
 _ACTIVE_IMAGE = re.compile(r"etape_(\d{1,2})r\.png(?:[?#]|$)", re.IGNORECASE)
@@ -34,7 +47,6 @@ UNBOOKABLE_CLASSES = frozenset({"status-0"})
 CLOSED_CLASSES = frozenset({"status-2"})
 COMPLETE_CLASSES = frozenset({"complete"})
 
-_JUNK = "script, style, noscript, template"
 _CAPTCHA_SELECTOR = ", ".join(
     (
         '[name="eZHumanCAPTCHACode" i]',
@@ -48,18 +60,33 @@ _CAPTCHA_SELECTOR = ", ".join(
         '[name="captchaFormulaireExtInput"]',
     )
 )
-_MAY_NAME_CAPTCHA = re.compile(
-    r"captcha|&#(?:x0*[4-7][0-9a-f](?![0-9a-f])|0*(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(?![0-9]))",
-    re.IGNORECASE,
+_LETTER_REFERENCE = re.compile(
+    r"&#(?:[xX]0*[4-7][0-9a-fA-F](?![0-9a-fA-F])|0*(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(?![0-9]))"
 )
-"""Every captcha selector names "captcha" (ASCII, any case): an element can match only if the
-source spells the word, or writes an ASCII letter as a numeric character reference."""
-_LANDING = 'input[name="condition"], #condition_Booking'
-_STEP1 = 'input[name="planning"], #fchoix_Booking'
-_SUBMIT = '#FormBookingCreate #submit_Booking [name="nextButton"]'
+"""A numeric character reference to an ASCII letter (or a few punctuation marks near them)."""
+
+
+def _may_name_captcha(source: str) -> bool:
+    """Whether an element of ``source`` can match a captcha selector.
+
+    Every captcha selector names "captcha" (ASCII, any case): an element can
+    match only if the source spells the word, or writes an ASCII letter as a
+    numeric character reference. A plain find on the lowered bytes: a
+    case-blind regex over a booking block cost more than parsing it.
+    """
+    if b"captcha" in ascii_lowered(source):
+        return True
+    return "&#" in source and _LETTER_REFERENCE.search(source) is not None
+
+
+def ascii_lowered(source: str) -> bytes:
+    """``source`` in UTF-8 with its ASCII letters lowered: what a case-blind find of an ASCII
+    word needs, several times cheaper than ``str.lower`` on a non-ASCII page."""
+    return source.encode("utf-8", "surrogatepass").lower()
 
 
 def fold(text: str) -> str:
+    """``text`` with its whitespace runs (nbsp too) folded to single spaces."""
     return " ".join(text.replace("\xa0", " ").split())
 
 
@@ -83,6 +110,8 @@ class Cells:
     """Slot links inside unbookable cells (hidden by the site's CSS)."""
 
     def __add__(self, other: Cells) -> Cells:
+        if other is NO_CELLS or self is NO_CELLS:
+            return self if other is NO_CELLS else other
         return Cells(
             self.bookable + other.bookable,
             self.unbookable + other.unbookable,
@@ -167,50 +196,146 @@ def join(first: Reading, second: Reading) -> Reading:
     )
 
 
-def drop_junk(tree: LexborHTMLParser) -> None:
-    """Remove scripts, styles, noscript and templates from the body: they are not visible."""
-    root = tree.body or tree.root
-    if root is not None:
-        for junk in root.css(_JUNK):
-            junk.decompose()
-
-
 def read_tree(tree: LexborHTMLParser, squashed: str, source: str) -> Reading:
     """Read ``tree``, parsed from ``source``, whose junk is dropped and visible text squashed.
 
-    Few CSS queries (lexbor compiles each one on every call): tag lists where a
-    tag is enough, one query for the three navigation marks (rarely present),
-    and the costly captcha query only where a widget can be.
+    One walk over the elements in Python (:func:`_walk`) instead of CSS
+    queries: lexbor sets up its selector engine on the first query of every
+    document, which cost more than parsing a booking block. The walk keeps the
+    selectors' semantics, including the case-blind ids of a quirks-mode
+    document (lexbor is asked only when an id is spelt in another case). The
+    captcha widget is still looked for with CSS, only where the source can
+    name one.
     """
-    step_node = tree.css_first("#inner_Booking > h2") or tree.css_first("#FormBookingCreate h2")
-    step = quote(fold(step_node.text(separator=" "))) or None if step_node is not None else None
-    block_node = tree.css_first("#inner_Booking")
-    headings = tuple(
-        Heading(node.tag or "", squash(text := node.text(separator=" ")), quote(fold(text)))
-        for node in tree.css("title, h1, h2")
+    reading, respelt = _walk(tree, squashed, source, fold_ids=False)
+    if respelt is not None and _quirks(tree, respelt):
+        reading, _ = _walk(tree, squashed, source, fold_ids=True)
+    return reading
+
+
+_INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
+    "inner_Booking",
+    "FormBookingCreate",
+    "Progress_Booking",
+    "submit_Booking",
+    "condition_Booking",
+    "fchoix_Booking",
+)
+_HEADINGS = frozenset({"title", "h1", "h2"})
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
+
+
+def _walk(
+    tree: LexborHTMLParser, squashed: str, source: str, *, fold_ids: bool
+) -> tuple[Reading, str | None]:
+    """The reading, and one of :data:`_IDS` some element spells in another case (or None).
+
+    Finds in one walk what these selectors select (ids ASCII case-blind with
+    ``fold_ids``): ``#inner_Booking > h2``, else ``#FormBookingCreate h2``;
+    ``#inner_Booking``; ``title, h1, h2``; ``#Progress_Booking img[src*="etape_"]``;
+    ``input[name="condition"], #condition_Booking``; ``input[name="planning"],
+    #fchoix_Booking``; ``#FormBookingCreate #submit_Booking [name="nextButton"]``.
+    """
+
+    def ident(node: LexborNode) -> str | None:
+        value = node.id
+        if value is None or not fold_ids:
+            return value
+        return _FOLDED.get(value.translate(_ASCII_LOWER), value)
+
+    headings: list[Heading] = []
+    h2s: list[LexborNode] = []
+    bars: list[LexborNode] = []
+    submits: list[LexborNode] = []
+    block_node: LexborNode | None = None
+    landing = step1 = False
+    respelt: str | None = None
+    root = tree.root
+    for node in root.traverse() if root is not None else ():
+        tag = node.tag
+        value = node.id
+        if value is not None:
+            if fold_ids:
+                value = _FOLDED.get(value.translate(_ASCII_LOWER), value)
+            if value == _INNER:
+                block_node = block_node or node
+            elif value == _PROGRESS:
+                bars.append(node)
+            elif value == _SUBMIT_ID:
+                submits.append(node)
+            elif value == _LANDING_ID:
+                landing = True
+            elif value == _STEP1_ID:
+                step1 = True
+            elif respelt is None and not fold_ids and value != _FORM:
+                respelt = _FOLDED.get(value.translate(_ASCII_LOWER))
+        if tag in _HEADINGS:
+            text = node.text(separator=" ")
+            headings.append(Heading(tag or "", squash(text), quote(fold(text))))
+            if tag == "h2":
+                h2s.append(node)
+        elif tag == "input" and not (landing and step1):
+            name = node.attributes.get("name")
+            landing = landing or name == "condition"
+            step1 = step1 or name == "planning"
+    step_node = next(
+        (h for h in h2s if (p := h.parent) is not None and ident(p) == _INNER), None
+    ) or next((h for h in h2s if _under(h, _FORM, ident)), None)
+    step = None
+    if step_node is not None:
+        step = quote(fold(step_node.text(separator=" "))) or None
+    submit = any(
+        _under(node, _FORM, ident)
+        and any(
+            below.attributes.get("name") == "nextButton"
+            for below in node.traverse()
+            if below.mem_id != node.mem_id
+        )
+        for node in submits
     )
-    marks = tree.css_first(f"{_LANDING}, {_STEP1}, {_SUBMIT}") is not None
-    return Reading(
+    reading = Reading(
         squashed=squashed,
-        headings=headings,
+        headings=tuple(headings),
         step=step,
-        progress=_progress(tree),
+        progress=_progress(bars),
         block=squash(block_node.text(separator=" ")) if block_node is not None else "",
-        captcha=_captcha(tree) if _MAY_NAME_CAPTCHA.search(source) is not None else None,
-        landing=marks and tree.css_first(_LANDING) is not None,
-        step1=marks and tree.css_first(_STEP1) is not None,
-        submit=marks and tree.css_first(_SUBMIT) is not None,
+        captcha=_captcha(tree) if _may_name_captcha(source) else None,
+        landing=landing,
+        step1=step1,
+        submit=submit,
         cells=read_cells(tree),
         table=bool(tree.tags("table")),
     )
+    return reading, respelt
 
 
-def _progress(tree: LexborHTMLParser) -> frozenset[int]:
+def _progress(bars: list[LexborNode]) -> frozenset[int]:
+    """Steps of the active images (``img[src*="etape_"]``) below any of ``bars``."""
     found: set[int] = set()
-    for img in tree.css('#Progress_Booking img[src*="etape_"]'):
-        if m := _ACTIVE_IMAGE.search(img.attributes.get("src") or ""):
-            found.add(int(m.group(1)))
+    for bar in bars:
+        for img in bar.traverse():
+            if img.tag != "img" or img.mem_id == bar.mem_id:
+                continue
+            src = img.attributes.get("src") or ""
+            if "etape_" in src and (m := _ACTIVE_IMAGE.search(src)) is not None:
+                found.add(int(m.group(1)))
     return frozenset(found)
+
+
+def _under(node: LexborNode, wanted: str, ident: Callable[[LexborNode], str | None]) -> bool:
+    """``node`` has an ancestor element whose id, as ``ident`` reads it, is ``wanted``."""
+    parent = node.parent
+    while parent is not None:
+        if ident(parent) == wanted:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _quirks(tree: LexborHTMLParser, respelt: str) -> bool:
+    """Whether lexbor matches ids case-blind in ``tree`` (a quirks-mode document)."""
+    return any(node.id != respelt for node in tree.css(f"#{respelt}"))
 
 
 def _captcha(tree: LexborHTMLParser) -> str | None:
@@ -239,8 +364,11 @@ def _captcha(tree: LexborHTMLParser) -> str | None:
 
 def _slot_links(cell: LexborNode) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
-    for link in cell.css("a[href]"):
-        href = (link.attributes.get("href") or "").strip()
+    # ``a[href]`` below the cell, walked rather than selected (see read_tree).
+    for link in cell.traverse():
+        if link.tag != "a" or "href" not in (attributes := link.attributes):
+            continue
+        href = (attributes["href"] or "").strip()
         if (m := _SLOT_HREF.search(href)) is not None:
             out.append((m.group(1), int(m.group(1))))
     return out
@@ -271,3 +399,22 @@ def read_cells(tree: LexborHTMLParser) -> Cells:
     if not (bookable or unbookable or closed or complete or libre):
         return NO_CELLS
     return Cells(bookable, unbookable, closed, complete, libre, tuple(stamps), hidden)
+
+
+BOOKING_FORM_ID = "FormBookingCreate"
+
+
+def labels(tree: LexborHTMLParser) -> tuple[tuple[str, str], ...]:
+    """Every ``label[for]`` of ``tree`` as (target id, text folded), in document order."""
+    out: list[tuple[str, str]] = []
+    for label in tree.tags("label"):
+        attributes = label.attributes
+        if "for" in attributes and (target := (attributes["for"] or "").strip()):
+            out.append((target, fold(label.text(separator=" "))))
+    return tuple(out)
+
+
+def spells_booking_form(node: LexborNode) -> bool:
+    """``node``'s id is ``FormBookingCreate`` in some case (what a quirks-mode ``#id`` matches)."""
+    ident = node.id
+    return ident is not None and ident.translate(_ASCII_LOWER) == "formbookingcreate"

@@ -6,8 +6,11 @@ same chrome on every check. :func:`read_page` cuts the source in three: the
 *prefix* before the block's start tag, the *block* up to its end tag, the
 *suffix* after it. Only the block is parsed on every call; the readings of the
 prefix and the suffix come from :func:`read_chrome`, a pure function memoized
-on its text (a few small strings per entry), so a daemon that checks the same
-site again parses a fraction of each page.
+on its exact text (compared in place, never hashed: a wrong hit is impossible),
+so a daemon that checks the same site again parses a fraction of each page.
+The block's tree is kept with the page (:func:`booking_block`), and the form
+reader (:mod:`~monitor.sites.ezbooking.forms`) reads the booking form from it:
+a booking page is parsed once, block only.
 
 The cut is exact or not taken. The three readings join into the whole page's
 reading only when each part parses alone as it does inside the page; the
@@ -40,15 +43,22 @@ the same verdicts.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.page import Page, squash, visible_text
-from monitor.sites.ezbooking.reading import Reading, join, read_tree
+from monitor.page import INVISIBLE, Page, squash, visible_text
+from monitor.sites.ezbooking.reading import (
+    Reading,
+    ascii_lowered,
+    join,
+    labels,
+    read_tree,
+    spells_booking_form,
+)
 
-__all__ = ["read_chrome", "read_page", "split"]
+__all__ = ["Block", "Chrome", "booking_block", "read_chrome", "read_page", "split"]
 
 _START = '<div id="global_Booking"'
 _PROBE_ID = "rdv-monitor-probe"
@@ -58,17 +68,43 @@ _PLAIN = frozenset(
 )
 """Containers a cut may sit in: none changes how what follows is parsed."""
 _HTML_SPACE = " \t\n\r\f"
-_RESETS = re.compile(r"<(?:html|body|frameset)[\s/>]", re.IGNORECASE)
-"""Start tags whose effect depends on what came before (attributes merged, body replaced)."""
+_RESETS = re.compile(rb"<(?:html|body|frameset)[\s/>]")
+"""Start tags (in a lowered source) whose effect depends on what came before.
+
+ASCII whitespace only ends a tag name, which ``\\s`` on bytes covers (and a little more).
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class Chrome:
-    """The reading of a prefix or suffix, the page's doctype, the containers open at its end."""
+    """The reading of a prefix or suffix, the page's doctype, the containers open at its end.
+
+    With what :mod:`~monitor.sites.ezbooking.forms` needs to read the booking
+    form from the block alone: the chrome's labels, and whether it holds a
+    form with the booking form's id (read before anything invisible is dropped).
+    """
 
     reading: Reading
     doctype: str
     stack: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    booking_form: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A page's booking block parsed alone, when the cut is exact: read once per page.
+
+    ``tree`` holds the block (behind a few start tags that reopen the
+    containers around it); ``untouched`` says nothing invisible was dropped
+    from it, so it is what the whole page's tree holds there.
+    """
+
+    reading: Reading
+    tree: LexborHTMLParser
+    untouched: bool
+    before: Chrome
+    after: Chrome | None
 
 
 def split(html: str) -> tuple[str, str, str] | None:
@@ -79,13 +115,21 @@ def split(html: str) -> tuple[str, str, str] | None:
     the end and the suffix is empty. A wrong count is harmless: the checks of
     :func:`read_page` reject a cut that is not clean.
     """
+    bounds = _bounds(html)
+    if bounds is None:
+        return None
+    start, end = bounds
+    return html[:start], html[start:end], html[end:]
+
+
+def _bounds(html: str) -> tuple[int, int] | None:
+    """Where :func:`split` cuts ``html``: the block's start and end offsets."""
     start = html.find(_START)
     if start < 0:
         return None
     depth = 0
-    pos = start
-    opening = html.find("<div", pos)
-    closing = html.find("</div", pos)
+    opening = html.find("<div", start)
+    closing = html.find("</div", start)
     end = len(html)
     while closing >= 0:
         if 0 <= opening < closing:
@@ -98,7 +142,7 @@ def split(html: str) -> tuple[str, str, str] | None:
             end = len(html) if gt < 0 else gt + 1
             break
         closing = html.find("</div", closing + 5)
-    return html[:start], html[start:end], html[end:]
+    return start, end
 
 
 def read_page(page: Page, *, whole_page: bool = False) -> Reading:
@@ -107,38 +151,92 @@ def read_page(page: Page, *, whole_page: bool = False) -> Reading:
     ``whole_page=True`` parses and reads the whole document, the reference the
     scoped route is tested against.
     """
-    if not whole_page and (scoped := _read_scoped(page.html)) is not None:
-        return scoped
+    if not whole_page and (block := booking_block(page)) is not None:
+        return block.reading
     return read_tree(page.tree, page.squashed, page.html)
 
 
-def _read_scoped(html: str) -> Reading | None:
-    parts = split(html)
-    if parts is None:
+_NOT_SCOPED = "scoped: not exact"
+
+
+def booking_block(page: Page) -> Block | None:
+    """``page``'s booking block parsed alone, or None when the cut is not exact.
+
+    Kept with the page, so that the classifier and the form reader share one
+    parse of the block.
+    """
+    known = page.derived.get(__name__)
+    if isinstance(known, Block):
+        return known
+    if known == _NOT_SCOPED:
         return None
-    prefix, block, suffix = parts
-    if _RESETS.search(block) is not None:
+    block = _read_scoped(page.html)
+    page.derived[__name__] = block if block is not None else _NOT_SCOPED
+    return block
+
+
+def _read_scoped(html: str) -> Block | None:
+    bounds = _bounds(html)
+    if bounds is None:
         return None
-    before = read_chrome(prefix, None, ())
+    start, end = bounds
+    block = html[start:end]
+    if _resets(block):
+        return None
+    before = _chrome(html, start, None, ())
     if before is None:
         return None
-    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=bool(suffix))
+    suffixed = end < len(html)
+    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=suffixed)
     if middle is None:
         return None
-    reading, stack = middle
-    whole = join(before.reading, reading)
-    if not suffix:
-        return whole
-    after = read_chrome(suffix, before.doctype, stack)
-    return join(whole, after.reading) if after is not None else None
+    whole = join(before.reading, middle.reading)
+    if not suffixed:
+        return Block(whole, middle.tree, middle.untouched, before, None)
+    after = _chrome(html, end, before.doctype, middle.stack)
+    if after is None:
+        return None
+    return Block(join(whole, after.reading), middle.tree, middle.untouched, before, after)
 
 
-@lru_cache(maxsize=8)
+_MEMO_SIZE = 8
+_memo: list[tuple[str, str | None, tuple[str, ...], Chrome | None]] = []
+"""Recent chromes (source, doctype, stack, reading), most recent first."""
+_memo_lock = threading.Lock()
+
+
+def _chrome(html: str, cut: int, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
+    """:func:`read_chrome` of ``html``'s prefix before ``cut`` (``doctype`` None) or suffix after.
+
+    Memoized on the exact text, compared in place (``startswith``/``endswith``,
+    a memcmp) rather than hashed: hashing 50-80 KB of chrome twice per page
+    cost more than parsing the block. A hit needs equal text, so it is never wrong.
+    """
+    length = cut if doctype is None else len(html) - cut
+    with _memo_lock:
+        for i, (source, known_doctype, known_stack, chrome) in enumerate(_memo):
+            if (
+                len(source) == length
+                and known_doctype == doctype
+                and known_stack == stack
+                and (html.startswith(source) if doctype is None else html.endswith(source))
+            ):
+                if i:
+                    _memo.insert(0, _memo.pop(i))
+                return chrome
+    source = html[:cut] if doctype is None else html[cut:]
+    chrome = read_chrome(source, doctype, stack)
+    with _memo_lock:
+        _memo.insert(0, (source, doctype, stack, chrome))
+        del _memo[_MEMO_SIZE:]
+    return chrome
+
+
 def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
     """The reading of a page's prefix (``doctype`` None) or suffix, or None if it is not clean.
 
-    Pure, hence memoized: a site sends the same chrome on every check. A
-    prefix brings the page's doctype (``""`` if it has none) and the
+    Pure (memoized by :func:`_chrome`): a site sends the same chrome on every
+    check. A prefix brings the page's doctype (``""`` if it has none) and the
     containers open at its end; a suffix is parsed behind the doctype and the
     containers open before it (``stack``).
     """
@@ -146,14 +244,23 @@ def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chr
         doctype = _doctype(source)
         if doctype is None:
             return None
-        read = _read_part(source, probe=True)
+        read = _read_part(source, probe=True, chrome=True)
     else:
-        if _RESETS.search(source) is not None:
+        if _resets(source):
             return None
-        read = _read_part(doctype + _prelude(stack) + source, probe=False)
-    if read is None or not read[0].booking_free:
+        read = _read_part(doctype + _prelude(stack) + source, probe=False, chrome=True)
+    if read is None or not read.reading.booking_free:
         return None
-    return Chrome(read[0], doctype, read[1])
+    return Chrome(read.reading, doctype, read.stack, read.labels, read.booking_form)
+
+
+def _resets(source: str) -> bool:
+    """``source`` holds a start tag of :data:`_RESETS` (plain finds on lowered bytes first:
+    a case-blind regex over a block cost as much as parsing it)."""
+    lowered = ascii_lowered(source)
+    if b"<html" not in lowered and b"<body" not in lowered and b"<frameset" not in lowered:
+        return False
+    return _RESETS.search(lowered) is not None
 
 
 def _prelude(stack: tuple[str, ...]) -> str:
@@ -173,20 +280,37 @@ def _doctype(prefix: str) -> str | None:
     return None if "<!doctype" in head.lower() else doctype
 
 
-def _read_part(source: str, *, probe: bool) -> tuple[Reading, tuple[str, ...]] | None:
+@dataclass(frozen=True, slots=True)
+class _Part:
+    reading: Reading
+    stack: tuple[str, ...]
+    tree: LexborHTMLParser
+    untouched: bool
+    labels: tuple[tuple[str, str], ...] = ()
+    booking_form: bool = False
+
+
+def _read_part(source: str, *, probe: bool, chrome: bool = False) -> _Part | None:
     """Parse ``source`` alone and read it, with the containers open at its end.
 
-    With ``probe``, None unless the source ends cleanly (see the module docstring).
+    With ``probe``, None unless the source ends cleanly (see the module
+    docstring). With ``chrome``, also what the form reader needs of it.
     """
     tree = LexborHTMLParser(source + _PROBE if probe else source)
     stack: tuple[str, ...] = ()
     if probe:
-        node = tree.css_first(f"#{_PROBE_ID}")
-        if node is None or (found := _open_containers(node)) is None:
+        # A clean probe is the document's last div (no CSS: see read_tree).
+        divs = tree.tags("div")
+        node = divs[-1] if divs else None
+        if node is None or node.id != _PROBE_ID or (found := _open_containers(node)) is None:
             return None
         stack = found
         node.decompose()
-    return read_tree(tree, squash(visible_text(tree)), source), stack
+    found_labels = labels(tree) if chrome else ()
+    booking_form = chrome and any(spells_booking_form(form) for form in tree.tags("form"))
+    untouched = not any(tree.tags(name) for name in INVISIBLE)
+    reading = read_tree(tree, squash(visible_text(tree)), source)
+    return _Part(reading, stack, tree, untouched, found_labels, booking_form)
 
 
 def _open_containers(probe: LexborNode) -> tuple[str, ...] | None:
