@@ -38,6 +38,12 @@ DB_NAME = "state.db"
 """The database file's name inside the state folder."""
 BUSY_TIMEOUT = 10.0
 """Seconds to wait for another connection's write lock before giving up."""
+CACHE_KIB = 256
+"""SQLite page cache per connection, KiB. SQLite's default (2 MiB each) fills up as the
+observations table grows, so the daemon's two connections grew its memory by up to
+~4 MiB over its first hours (measured with 10 calendars every 2 s: +0.24 MiB/min for
+the first minutes); the cache now stops at 2 × 256 KiB. The daemon's queries read a few
+indexed pages, and the OS keeps the file cached anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +276,7 @@ def _connect(file: Path, given: Path) -> tuple[sqlite3.Connection, sqlite3.Conne
                 connection.execute("PRAGMA journal_size_limit = 4194304")
                 migrate(connection, file)
             connection.execute("PRAGMA synchronous = FULL")
+            connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     except sqlite3.Error as exc:
