@@ -247,7 +247,22 @@ _INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
     "condition_Booking",
     "fchoix_Booking",
 )
-_HEADINGS = frozenset({"title", "h1", "h2"})
+
+
+def _tag_ids() -> dict[str, int]:
+    """lexbor's ids of the tags the walk looks at, read from a parse (fixed for known tags).
+
+    Comparing a node's ``tag_id`` (an int) skips building its name as a string,
+    which cost more than the rest of the walk's test of an element.
+    """
+    tree = LexborHTMLParser("<title></title><h1></h1><h2></h2><input>")
+    return {node.tag or "": node.tag_id for node in tree.tags("*") if node.tag_id is not None}
+
+
+_TAG_IDS = _tag_ids()
+_HEADINGS = {_TAG_IDS[name]: name for name in ("title", "h1", "h2")}
+_H2 = _TAG_IDS["h2"]
+_INPUT = _TAG_IDS["input"]
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
 
@@ -279,7 +294,7 @@ def _walk(
     respelt: str | None = None
     root = tree.root
     for node in root.traverse() if root is not None else ():
-        tag = node.tag
+        tag = node.tag_id
         value = node.id
         if value is not None:
             if fold_ids:
@@ -298,10 +313,10 @@ def _walk(
                 respelt = _FOLDED.get(value.translate(_ASCII_LOWER))
         if tag in _HEADINGS:
             said = node.text(separator=" ")
-            headings.append(Heading(tag or "", squash(said), quote(fold(said))))
-            if tag == "h2":
+            headings.append(Heading(_HEADINGS[tag], squash(said), quote(fold(said))))
+            if tag == _H2:
                 h2s.append(node)
-        elif tag == "input" and not (landing and step1):
+        elif tag == _INPUT and not (landing and step1):
             name = node.attrs.get("name")
             landing = landing or name == "condition"
             step1 = step1 or name == "planning"
