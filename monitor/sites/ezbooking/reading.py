@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -66,15 +67,17 @@ _LETTER_REFERENCE = re.compile(
 """A numeric character reference to an ASCII letter (or a few punctuation marks near them)."""
 
 
-def _may_name_captcha(source: str) -> bool:
+def _may_name_captcha(source: str, lowered: bytes | None = None) -> bool:
     """Whether an element of ``source`` can match a captcha selector.
 
     Every captcha selector names "captcha" (ASCII, any case): an element can
     match only if the source spells the word, or writes an ASCII letter as a
-    numeric character reference. A plain find on the lowered bytes: a
-    case-blind regex over a booking block cost more than parsing it.
+    numeric character reference. A plain find on the lowered bytes
+    (``lowered``, :func:`ascii_lowered` of ``source``, when the caller has
+    them already): a case-blind regex over a booking block cost more than
+    parsing it.
     """
-    if b"captcha" in ascii_lowered(source):
+    if b"captcha" in (ascii_lowered(source) if lowered is None else lowered):
         return True
     return "&#" in source and _LETTER_REFERENCE.search(source) is not None
 
@@ -126,18 +129,24 @@ class Cells:
 NO_CELLS = Cells()
 
 
-@dataclass(frozen=True, slots=True)
-class Heading:
-    """A ``title``, ``h1`` or ``h2``: its tag, its squashed text and its text as quoted."""
+class Heading(NamedTuple):
+    """A ``title``, ``h1`` or ``h2``: its tag, its squashed text and its text as quoted.
+
+    A named tuple rather than a frozen dataclass: as immutable, several times
+    cheaper to build, and every heading of every page is built.
+    """
 
     tag: str
     squashed: str
     quoted: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What the classifier reads of a page's tree (scripts and styles dropped)."""
+class Reading(NamedTuple):
+    """What the classifier reads of a page's tree (scripts and styles dropped).
+
+    A named tuple for the cost of building it (three per scoped page): as
+    immutable as a frozen dataclass, without its per-field ``__setattr__``.
+    """
 
     squashed: str
     """:func:`~monitor.page.squash` of the visible text of the body."""
@@ -196,8 +205,10 @@ def join(first: Reading, second: Reading) -> Reading:
     )
 
 
-def read_tree(tree: LexborHTMLParser, squashed: str, source: str) -> Reading:
-    """Read ``tree``, parsed from ``source``, whose junk is dropped and visible text squashed.
+def read_tree(
+    tree: LexborHTMLParser, text: str, source: str, lowered: bytes | None = None
+) -> Reading:
+    """Read ``tree``, parsed from ``source``, whose junk is dropped and visible text is ``text``.
 
     One walk over the elements in Python (:func:`_walk`) instead of CSS
     queries: lexbor sets up its selector engine on the first query of every
@@ -205,12 +216,27 @@ def read_tree(tree: LexborHTMLParser, squashed: str, source: str) -> Reading:
     selectors' semantics, including the case-blind ids of a quirks-mode
     document (lexbor is asked only when an id is spelt in another case). The
     captcha widget is still looked for with CSS, only where the source can
-    name one.
+    name one (``lowered``: :func:`ascii_lowered` of ``source``, if known).
     """
-    reading, respelt = _walk(tree, squashed, source, fold_ids=False)
+    reading, respelt = _walk(tree, text, source, lowered, fold_ids=False)
     if respelt is not None and _quirks(tree, respelt):
-        reading, _ = _walk(tree, squashed, source, fold_ids=True)
+        reading, _ = _walk(tree, text, source, lowered, fold_ids=True)
     return reading
+
+
+def _squash_around(text: str, part: str) -> tuple[str, str]:
+    """(:func:`squash` of ``text``, of ``part``), squashing ``part``'s characters once.
+
+    ``part`` (the block's text) is most of a booking part's visible text:
+    squashing is the costly step, and the squash of a concatenation is the
+    concatenation of the squashes, so ``text`` is squashed around any
+    occurrence of ``part`` in it (exact wherever the occurrence is).
+    """
+    squashed_part = squash(part)
+    pos = text.find(part) if part else -1
+    if pos < 0:
+        return squash(text), squashed_part
+    return squash(text[:pos]) + squashed_part + squash(text[pos + len(part) :]), squashed_part
 
 
 _INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
@@ -221,13 +247,28 @@ _INNER, _FORM, _PROGRESS, _SUBMIT_ID, _LANDING_ID, _STEP1_ID = _IDS = (
     "condition_Booking",
     "fchoix_Booking",
 )
-_HEADINGS = frozenset({"title", "h1", "h2"})
+
+
+def _tag_ids() -> dict[str, int]:
+    """lexbor's ids of the tags the walk looks at, read from a parse (fixed for known tags).
+
+    Comparing a node's ``tag_id`` (an int) skips building its name as a string,
+    which cost more than the rest of the walk's test of an element.
+    """
+    tree = LexborHTMLParser("<title></title><h1></h1><h2></h2><input>")
+    return {node.tag or "": node.tag_id for node in tree.tags("*") if node.tag_id is not None}
+
+
+_TAG_IDS = _tag_ids()
+_HEADINGS = {_TAG_IDS[name]: name for name in ("title", "h1", "h2")}
+_H2 = _TAG_IDS["h2"]
+_INPUT = _TAG_IDS["input"]
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
 
 
 def _walk(
-    tree: LexborHTMLParser, squashed: str, source: str, *, fold_ids: bool
+    tree: LexborHTMLParser, text: str, source: str, lowered: bytes | None, *, fold_ids: bool
 ) -> tuple[Reading, str | None]:
     """The reading, and one of :data:`_IDS` some element spells in another case (or None).
 
@@ -253,7 +294,7 @@ def _walk(
     respelt: str | None = None
     root = tree.root
     for node in root.traverse() if root is not None else ():
-        tag = node.tag
+        tag = node.tag_id
         value = node.id
         if value is not None:
             if fold_ids:
@@ -271,12 +312,12 @@ def _walk(
             elif respelt is None and not fold_ids and value != _FORM:
                 respelt = _FOLDED.get(value.translate(_ASCII_LOWER))
         if tag in _HEADINGS:
-            text = node.text(separator=" ")
-            headings.append(Heading(tag or "", squash(text), quote(fold(text))))
-            if tag == "h2":
+            said = node.text(separator=" ")
+            headings.append(Heading(_HEADINGS[tag], squash(said), quote(fold(said))))
+            if tag == _H2:
                 h2s.append(node)
-        elif tag == "input" and not (landing and step1):
-            name = node.attributes.get("name")
+        elif tag == _INPUT and not (landing and step1):
+            name = node.attrs.get("name")
             landing = landing or name == "condition"
             step1 = step1 or name == "planning"
     step_node = next(
@@ -294,13 +335,15 @@ def _walk(
         )
         for node in submits
     )
+    block_text = block_node.text(separator=" ") if block_node is not None else ""
+    squashed, block = _squash_around(text, block_text)
     reading = Reading(
         squashed=squashed,
         headings=tuple(headings),
         step=step,
-        progress=_progress(bars),
-        block=squash(block_node.text(separator=" ")) if block_node is not None else "",
-        captcha=_captcha(tree) if _may_name_captcha(source) else None,
+        progress=_progress(bars) if bars else _NO_STEPS,
+        block=block,
+        captcha=_captcha(tree) if _may_name_captcha(source, lowered) else None,
         landing=landing,
         step1=step1,
         submit=submit,
@@ -310,17 +353,30 @@ def _walk(
     return reading, respelt
 
 
+_NO_STEPS: frozenset[int] = frozenset()
+
+
 def _progress(bars: list[LexborNode]) -> frozenset[int]:
-    """Steps of the active images (``img[src*="etape_"]``) below any of ``bars``."""
+    """Steps of the active images (``img[src*="etape_"]``) below any of ``bars``.
+
+    ``r.png`` in the lowered source is a plain find that the (case-blind)
+    pattern needs, none of whose letters has a non-ASCII case variant: most
+    images of a bar (done or later steps) are set aside without the regex.
+    """
     found: set[int] = set()
     for bar in bars:
+        top = bar.mem_id
         for img in bar.traverse():
-            if img.tag != "img" or img.mem_id == bar.mem_id:
+            if img.tag != "img" or img.mem_id == top:
                 continue
-            src = img.attributes.get("src") or ""
-            if "etape_" in src and (m := _ACTIVE_IMAGE.search(src)) is not None:
+            src = img.attrs.get("src") or ""
+            if (
+                "etape_" in src
+                and "r.png" in src.lower()
+                and (m := _ACTIVE_IMAGE.search(src)) is not None
+            ):
                 found.add(int(m.group(1)))
-    return frozenset(found)
+    return frozenset(found) if found else _NO_STEPS
 
 
 def _under(node: LexborNode, wanted: str, ident: Callable[[LexborNode], str | None]) -> bool:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.page import INVISIBLE, Page, squash, visible_text
+from monitor.page import INVISIBLE, Page, visible_text
 from monitor.sites.ezbooking.reading import (
     Reading,
     ascii_lowered,
@@ -153,7 +153,7 @@ def read_page(page: Page, *, whole_page: bool = False) -> Reading:
     """
     if not whole_page and (block := booking_block(page)) is not None:
         return block.reading
-    return read_tree(page.tree, page.squashed, page.html)
+    return read_tree(page.tree, page.text, page.html)
 
 
 _NOT_SCOPED = "scoped: not exact"
@@ -181,13 +181,17 @@ def _read_scoped(html: str) -> Block | None:
         return None
     start, end = bounds
     block = html[start:end]
-    if _resets(block):
+    lowered = ascii_lowered(block)
+    if _resets(block, lowered):
         return None
     before = _chrome(html, start, None, ())
     if before is None:
         return None
     suffixed = end < len(html)
-    middle = _read_part(before.doctype + _prelude(before.stack) + block, probe=suffixed)
+    opening = before.doctype + _prelude(before.stack)
+    # ascii_lowered works character by character: the block's bytes, lowered once, serve twice.
+    lowered = ascii_lowered(opening) + lowered
+    middle = _read_part(opening + block, probe=suffixed, lowered=lowered)
     if middle is None:
         return None
     whole = join(before.reading, middle.reading)
@@ -208,9 +212,12 @@ _memo_lock = threading.Lock()
 def _chrome(html: str, cut: int, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
     """:func:`read_chrome` of ``html``'s prefix before ``cut`` (``doctype`` None) or suffix after.
 
-    Memoized on the exact text, compared in place (``startswith``/``endswith``,
-    a memcmp) rather than hashed: hashing 50-80 KB of chrome twice per page
-    cost more than parsing the block. A hit needs equal text, so it is never wrong.
+    Memoized on the exact text, compared rather than hashed: hashing 50-80 KB
+    of chrome twice per page cost more than parsing the block. A hit needs
+    equal text, so it is never wrong. The part is sliced out before comparing:
+    an ASCII chrome in a page with one accent is stored narrower than the
+    page, and ``startswith`` across the two widths compares character by
+    character, twice the cost of the slice and a memcmp.
     """
     length = cut if doctype is None else len(html) - cut
     with _memo_lock:
@@ -219,7 +226,7 @@ def _chrome(html: str, cut: int, doctype: str | None, stack: tuple[str, ...]) ->
                 len(source) == length
                 and known_doctype == doctype
                 and known_stack == stack
-                and (html.startswith(source) if doctype is None else html.endswith(source))
+                and (html[:cut] if doctype is None else html[cut:]) == source
             ):
                 if i:
                     _memo.insert(0, _memo.pop(i))
@@ -254,10 +261,12 @@ def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chr
     return Chrome(read.reading, doctype, read.stack, read.labels, read.booking_form)
 
 
-def _resets(source: str) -> bool:
+def _resets(source: str, lowered: bytes | None = None) -> bool:
     """``source`` holds a start tag of :data:`_RESETS` (plain finds on lowered bytes first:
-    a case-blind regex over a block cost as much as parsing it)."""
-    lowered = ascii_lowered(source)
+    a case-blind regex over a block cost as much as parsing it); ``lowered`` is
+    :func:`~monitor.sites.ezbooking.reading.ascii_lowered` of ``source`` when known."""
+    if lowered is None:
+        lowered = ascii_lowered(source)
     if b"<html" not in lowered and b"<body" not in lowered and b"<frameset" not in lowered:
         return False
     return _RESETS.search(lowered) is not None
@@ -290,11 +299,15 @@ class _Part:
     booking_form: bool = False
 
 
-def _read_part(source: str, *, probe: bool, chrome: bool = False) -> _Part | None:
+def _read_part(
+    source: str, *, probe: bool, chrome: bool = False, lowered: bytes | None = None
+) -> _Part | None:
     """Parse ``source`` alone and read it, with the containers open at its end.
 
     With ``probe``, None unless the source ends cleanly (see the module
     docstring). With ``chrome``, also what the form reader needs of it.
+    ``lowered`` is :func:`~monitor.sites.ezbooking.reading.ascii_lowered` of
+    ``source`` when the caller has it.
     """
     tree = LexborHTMLParser(source + _PROBE if probe else source)
     stack: tuple[str, ...] = ()
@@ -309,7 +322,7 @@ def _read_part(source: str, *, probe: bool, chrome: bool = False) -> _Part | Non
     found_labels = labels(tree) if chrome else ()
     booking_form = chrome and any(spells_booking_form(form) for form in tree.tags("form"))
     untouched = not any(tree.tags(name) for name in INVISIBLE)
-    reading = read_tree(tree, squash(visible_text(tree)), source)
+    reading = read_tree(tree, visible_text(tree), source, lowered)
     return _Part(reading, stack, tree, untouched, found_labels, booking_form)
 
 
