@@ -30,7 +30,6 @@ def test_a_site_outage_is_one_alert_and_one_log_line_naming_the_site(
                 "jitter": "0s",
                 "trouble_after": "1s",
                 "state_dir": str(state),
-                "surge": [],
             },
             notify={"urls": [phone.url], "language": "en"},
         )

@@ -178,7 +178,7 @@ async def wait_until(predicate: Callable[[], T | None], what: str, timeout: floa
 def start_daemon(
     sim: SimPrefecture, write_config: Callable[..., Path], state: Path, wall: ShiftedWall, **monitor
 ) -> Daemon:
-    settings = {"jitter": "0s", "state_dir": str(state), "surge": [], **monitor}
+    settings = {"jitter": "0s", "state_dir": str(state), **monitor}
     path = write_config(
         [{"name": WATCH, "url": sim.booking_url(RENEWAL), "calendars": ["3.1"]}], monitor=settings
     )

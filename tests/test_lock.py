@@ -35,7 +35,7 @@ def watched(
     state = tmp_path / "state"
     config = write_config(
         [{"name": "Renouvellement", "url": sim.booking_url(RENEWAL), "calendars": ["3.1", "3.2"]}],
-        monitor={"interval": "1h", "jitter": "0s", "state_dir": str(state), "surge": []},
+        monitor={"interval": "1h", "jitter": "0s", "state_dir": str(state)},
     )
     return config, state
 
