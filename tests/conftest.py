@@ -46,9 +46,10 @@ def render_config(
     monitor: dict[str, object] | None = None,
     notify: dict[str, object] | None = None,
 ) -> str:
-    # No surge window unless a test asks for one: the default window (Monday 07:58-08:30
-    # Paris) would otherwise change the schedule of any test that happens to run then.
-    monitor = {"surge": [], **(monitor or {})}
+    # No surge window and no release instant unless a test asks for them: the defaults
+    # (Monday 07:58-08:30 and 08:00 Paris) would otherwise change the schedule of any
+    # test that happens to run then.
+    monitor = {"surge": [], "releases": [], **(monitor or {})}
     lines = ["[monitor]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in monitor.items()]
     lines += ["", "[notify]"]
