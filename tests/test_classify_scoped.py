@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitor.observation import Status, Verdict
 from monitor.page import parse_page
 from monitor.sites.ezbooking.classify import classify
-from monitor.sites.ezbooking.scoped import read_page, split
+from monitor.sites.ezbooking.scoped import forget, read_page, split
 
 PAGES = Path(__file__).parent / "pages"
 REAL_PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "real-pages"
@@ -102,12 +102,35 @@ def both(code: int, body: bytes, url: str | None = None) -> tuple[Verdict, Verdi
     )
 
 
+@pytest.mark.parametrize("seen", ["first sight", "again"])
 @pytest.mark.parametrize("name", sorted(BOOKING_PAGES))
-def test_booking_pages_read_scoped_give_the_whole_page_verdict(name: str) -> None:
+def test_booking_pages_read_scoped_give_the_whole_page_verdict(name: str, seen: str) -> None:
     body = BOOKING_PAGES[name]
+    classify(200, {}, body)  # "again": what follows reads the page's parts from the memos
     for code in (200, 403, 503):
+        if seen == "first sight":
+            forget()
         same(*both(code, body))
     same(*both(200, body, "https://x.example/booking/create/1/3"))
+
+
+def test_pages_that_differ_only_in_their_block_never_share_a_reading() -> None:
+    """The memos answer only for the exact text: one letter changed is a new page."""
+    full = BOOKING_PAGES["full_typographic.html"]
+    start = full.index(b"Il n")
+    changed = {
+        "full": full,
+        "one letter": full[:start] + b"Il m" + full[start + 4 :],
+        "one byte less": full[:start] + full[start + 1 :],
+        "step 3": BOOKING_PAGES["step3_description.html"],
+        "slots": BOOKING_PAGES["step4_free_slots.html"],
+    }
+    expected = {name: classify(200, {}, body, whole_page=True) for name, body in changed.items()}
+    assert expected["full"].status is Status.FULL
+    assert expected["one letter"].status is not Status.FULL
+    for _ in range(3):  # interleaved, so that each page's parts are in the memos
+        for name, body in changed.items():
+            same(classify(200, {}, body), expected[name])
 
 
 def test_real_full_pages_take_the_scoped_route() -> None:

@@ -226,9 +226,7 @@ def test_a_wall_clock_stepping_forward_still_checks_at_the_release_instant(
     paris = ZoneInfo("Europe/Paris")
     release = datetime(2026, 12, 7, 8, 0, tzinfo=paris).astimezone(UTC)  # Monday 08:00
     wall = ShiftedWall(start=release - timedelta(minutes=30))
-    daemon = start_daemon(
-        sim, write_config, state, wall, interval="1h", releases=["mon 08:00"]
-    )
+    daemon = start_daemon(sim, write_config, state, wall, interval="1h", releases=["mon 08:00"])
 
     def planned_for_release() -> Planned | None:
         with Store.open_readonly(state) as store:

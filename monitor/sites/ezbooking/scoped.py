@@ -1,16 +1,21 @@
-"""Read a booking page by parsing only its booking block; its chrome is read once.
+"""Read a booking page by parsing only its booking block; what the site repeats is read once.
 
 A prefecture page is 13-80 KB of site chrome (head, scripts, menus, footer)
-around a ~2 KB booking block ``div#global_Booking``, and the site serves the
-same chrome on every check. :func:`read_page` cuts the source in three: the
-*prefix* before the block's start tag, the *block* up to its end tag, the
-*suffix* after it. Only the block is parsed on every call; the readings of the
-prefix and the suffix come from :func:`read_chrome`, a pure function memoized
-on its exact text (compared in place, never hashed: a wrong hit is impossible),
-so a daemon that checks the same site again parses a fraction of each page.
+around a ~2 KB booking block ``div#global_Booking``. :func:`read_page` cuts the
+source in three: the *prefix* before the block's start tag, the *block* up to
+its end tag, the *suffix* after it, and reads each part alone. Each reading is
+a pure function of the part's exact text, memoized (:class:`_ExactMemo`,
+compared in place, never hashed: a wrong hit is impossible). The site sends
+the same chrome on every check, and the same block for as long as a calendar
+stays full, so a daemon checking a full calendar again parses nothing: it
+decodes, cuts, compares and decides. A page whose block changed (slots
+appeared) has its block parsed, its chrome read from the memo.
+
 The block's tree is kept with the page (:func:`booking_block`), and the form
 reader (:mod:`~monitor.sites.ezbooking.forms`) reads the booking form from it:
-a booking page is parsed once, block only.
+a booking page is parsed once, block only. The memo keeps readings, never
+trees (a tree is mutable and not thread-safe): after a memo hit, the block is
+parsed again only if the form reader asks for it.
 
 The cut is exact or not taken. The three readings join into the whole page's
 reading only when each part parses alone as it does inside the page; the
@@ -42,9 +47,12 @@ the same verdicts.
 
 from __future__ import annotations
 
+import enum
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -58,7 +66,7 @@ from monitor.sites.ezbooking.reading import (
     spells_booking_form,
 )
 
-__all__ = ["Block", "Chrome", "booking_block", "read_chrome", "read_page", "split"]
+__all__ = ["Block", "Chrome", "booking_block", "forget", "read_chrome", "read_page", "split"]
 
 _START = '<div id="global_Booking"'
 _PROBE_ID = "rdv-monitor-probe"
@@ -68,6 +76,7 @@ _PLAIN = frozenset(
 )
 """Containers a cut may sit in: none changes how what follows is parsed."""
 _HTML_SPACE = " \t\n\r\f"
+_V = TypeVar("_V")
 _RESETS = re.compile(rb"<(?:html|body|frameset)[\s/>]")
 """Start tags (in a lowered source) whose effect depends on what came before.
 
@@ -91,20 +100,36 @@ class Chrome:
     booking_form: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Block:
     """A page's booking block parsed alone, when the cut is exact: read once per page.
 
-    ``tree`` holds the block (behind a few start tags that reopen the
-    containers around it); ``untouched`` says nothing invisible was dropped
-    from it, so it is what the whole page's tree holds there.
+    ``source`` is what was parsed: the block behind a few start tags that
+    reopen the containers around it. ``untouched`` says nothing invisible was
+    dropped from it, so its tree is what the whole page's tree holds there.
     """
 
     reading: Reading
-    tree: LexborHTMLParser
+    source: str
+    probe: bool
     untouched: bool
     before: Chrome
     after: Chrome | None
+    parsed: LexborHTMLParser | None = None
+    """The tree this page's reading came from; None when the reading came from the memo."""
+
+    @property
+    def tree(self) -> LexborHTMLParser:
+        """The block's tree, parsed again the first time it is asked for after a memo hit.
+
+        Only the form reader asks, and the daemon reads a form from few of the
+        pages it classifies: a tree is never kept in the memo, where it would be
+        shared between pages and threads.
+        """
+        if self.parsed is None:
+            self.parsed, _ = _parse(self.source, probe=self.probe)
+            visible_text(self.parsed)  # drops what the first parse dropped
+        return self.parsed
 
 
 def split(html: str) -> tuple[str, str, str] | None:
@@ -180,63 +205,126 @@ def _read_scoped(html: str) -> Block | None:
     if bounds is None:
         return None
     start, end = bounds
-    block = html[start:end]
-    lowered = ascii_lowered(block)
-    if _resets(block, lowered):
-        return None
     before = _chrome(html, start, None, ())
     if before is None:
         return None
     suffixed = end < len(html)
     opening = before.doctype + _prelude(before.stack)
-    # ascii_lowered works character by character: the block's bytes, lowered once, serve twice.
-    lowered = ascii_lowered(opening) + lowered
-    middle = _read_part(opening + block, probe=suffixed, lowered=lowered)
+    block = html[start:end]
+    middle = _middle(opening, block, suffixed)
     if middle is None:
         return None
     whole = join(before.reading, middle.reading)
+    source = opening + block
     if not suffixed:
-        return Block(whole, middle.tree, middle.untouched, before, None)
+        return Block(whole, source, False, middle.untouched, before, None, middle.tree)
     after = _chrome(html, end, before.doctype, middle.stack)
     if after is None:
         return None
-    return Block(join(whole, after.reading), middle.tree, middle.untouched, before, after)
+    return Block(
+        join(whole, after.reading), source, True, middle.untouched, before, after, middle.tree
+    )
 
 
-_MEMO_SIZE = 8
-_memo: list[tuple[str, str | None, tuple[str, ...], Chrome | None]] = []
-"""Recent chromes (source, doctype, stack, reading), most recent first."""
-_memo_lock = threading.Lock()
+class _Miss(enum.Enum):
+    MISS = enum.auto()
+
+
+class _ExactMemo(Generic[_V]):
+    """The last few results of a pure function of a text, found by comparing the text itself.
+
+    Compared rather than hashed: hashing 50-80 KB of chrome twice per page
+    cost more than parsing the block. A hit needs an equal text and equal
+    ``extra`` arguments, so it is never wrong. The site sends the same chrome
+    on every check, and the same booking block for as long as the calendar
+    stays full: each distinct text is parsed and read once.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: list[tuple[str, object, _V]] = []
+        """(text, extra, result), most recent first."""
+        self._lock = threading.Lock()
+
+    def get(self, length: int, extra: object, text: Callable[[], str]) -> _V | _Miss:
+        """The result for the text ``text()`` (of ``length`` characters) and ``extra``.
+
+        ``text`` is called only when an entry of that length and extra is
+        there to compare with: a page's part is sliced out only then.
+        """
+        with self._lock:
+            for i, (known, known_extra, result) in enumerate(self._entries):
+                if len(known) == length and known_extra == extra and text() == known:
+                    if i:
+                        self._entries.insert(0, self._entries.pop(i))
+                    return result
+        return _Miss.MISS
+
+    def put(self, text: str, extra: object, result: _V) -> None:
+        with self._lock:
+            self._entries.insert(0, (text, extra, result))
+            del self._entries[self._size :]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_chromes: _ExactMemo[Chrome | None] = _ExactMemo(8)
+_blocks: _ExactMemo[_Part | None] = _ExactMemo(8)
+
+
+def forget(*, chrome: bool = True) -> None:
+    """Empty the memos: the pages' blocks, and their chrome unless ``chrome`` is False.
+
+    Every page is then read as if its parts had never been seen (or, with
+    ``chrome=False``, as a page that changed on a known site). For measuring
+    those cases (``bench/bench_classify.py``) and for tests that compare a
+    first reading with a memoized one; the daemon never needs it.
+    """
+    _blocks.clear()
+    if chrome:
+        _chromes.clear()
 
 
 def _chrome(html: str, cut: int, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
     """:func:`read_chrome` of ``html``'s prefix before ``cut`` (``doctype`` None) or suffix after.
 
-    Memoized on the exact text, compared rather than hashed: hashing 50-80 KB
-    of chrome twice per page cost more than parsing the block. A hit needs
-    equal text, so it is never wrong. The part is sliced out before comparing:
-    an ASCII chrome in a page with one accent is stored narrower than the
-    page, and ``startswith`` across the two widths compares character by
-    character, twice the cost of the slice and a memcmp.
+    The part is sliced out before comparing: an ASCII chrome in a page with
+    one accent is stored narrower than the page, and ``startswith`` across the
+    two widths compares character by character, twice the cost of the slice
+    and a memcmp.
     """
+
+    def part() -> str:
+        return html[:cut] if doctype is None else html[cut:]
+
     length = cut if doctype is None else len(html) - cut
-    with _memo_lock:
-        for i, (source, known_doctype, known_stack, chrome) in enumerate(_memo):
-            if (
-                len(source) == length
-                and known_doctype == doctype
-                and known_stack == stack
-                and (html[:cut] if doctype is None else html[cut:]) == source
-            ):
-                if i:
-                    _memo.insert(0, _memo.pop(i))
-                return chrome
-    source = html[:cut] if doctype is None else html[cut:]
+    known = _chromes.get(length, (doctype, stack), part)
+    if not isinstance(known, _Miss):
+        return known
+    source = part()
     chrome = read_chrome(source, doctype, stack)
-    with _memo_lock:
-        _memo.insert(0, (source, doctype, stack, chrome))
-        del _memo[_MEMO_SIZE:]
+    _chromes.put(source, (doctype, stack), chrome)
     return chrome
+
+
+def _middle(opening: str, block: str, probe: bool) -> _Part | None:
+    """The block parsed and read behind ``opening``, or None if it does not stand alone.
+
+    Memoized like the chrome; a result from the memo has no tree (see :attr:`Block.tree`).
+    """
+    known = _blocks.get(len(block), (opening, probe), lambda: block)
+    if not isinstance(known, _Miss):
+        return known
+    part = None
+    # ascii_lowered works character by character: the block's bytes, lowered once, serve twice.
+    lowered = ascii_lowered(block)
+    if not _resets(block, lowered):
+        lowered = ascii_lowered(opening) + lowered
+        part = _read_part(opening + block, probe=probe, lowered=lowered)
+    _blocks.put(block, (opening, probe), None if part is None else part._replace(tree=None))
+    return part
 
 
 def read_chrome(source: str, doctype: str | None, stack: tuple[str, ...]) -> Chrome | None:
@@ -289,14 +377,32 @@ def _doctype(prefix: str) -> str | None:
     return None if "<!doctype" in head.lower() else doctype
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
+class _Part(NamedTuple):
     reading: Reading
     stack: tuple[str, ...]
-    tree: LexborHTMLParser
+    tree: LexborHTMLParser | None
     untouched: bool
     labels: tuple[tuple[str, str], ...] = ()
     booking_form: bool = False
+
+
+def _parse(source: str, *, probe: bool) -> tuple[LexborHTMLParser, tuple[str, ...] | None]:
+    """``source`` parsed alone, and the containers open at its end (None: not a clean end).
+
+    With ``probe``, the probe is appended, checked and removed (see the module
+    docstring); without, the end is not looked at and the stack is empty.
+    """
+    tree = LexborHTMLParser(source + _PROBE if probe else source)
+    if not probe:
+        return tree, ()
+    # A clean probe is the document's last div (no CSS: see read_tree).
+    divs = tree.tags("div")
+    node = divs[-1] if divs else None
+    if node is None or node.id != _PROBE_ID:
+        return tree, None
+    stack = _open_containers(node)
+    node.decompose()
+    return tree, stack
 
 
 def _read_part(
@@ -309,16 +415,9 @@ def _read_part(
     ``lowered`` is :func:`~monitor.sites.ezbooking.reading.ascii_lowered` of
     ``source`` when the caller has it.
     """
-    tree = LexborHTMLParser(source + _PROBE if probe else source)
-    stack: tuple[str, ...] = ()
-    if probe:
-        # A clean probe is the document's last div (no CSS: see read_tree).
-        divs = tree.tags("div")
-        node = divs[-1] if divs else None
-        if node is None or node.id != _PROBE_ID or (found := _open_containers(node)) is None:
-            return None
-        stack = found
-        node.decompose()
+    tree, stack = _parse(source, probe=probe)
+    if stack is None:
+        return None
     found_labels = labels(tree) if chrome else ()
     booking_form = chrome and any(spells_booking_form(form) for form in tree.tags("form"))
     untouched = not any(tree.tags(name) for name in INVISIBLE)
