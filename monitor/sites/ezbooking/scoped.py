@@ -367,14 +367,27 @@ def _prelude(stack: tuple[str, ...]) -> str:
 
 def _doctype(prefix: str) -> str | None:
     """The doctype token that opens the page ("" if none), None if one comes later."""
-    head = prefix.lstrip(_HTML_SPACE)
-    doctype = ""
-    if head[:9].lower() == "<!doctype":
-        gt = head.find(">")
+    begin = len(prefix) - len(prefix.lstrip(_HTML_SPACE))
+    doctype, rest = "", begin
+    if _spells_doctype(prefix, begin):
+        gt = prefix.find(">", begin)
         if gt < 0:
             return None
-        doctype, head = head[: gt + 1], head[gt + 1 :]
-    return None if "<!doctype" in head.lower() else doctype
+        doctype, rest = prefix[begin : gt + 1], gt + 1
+    # Each "<!" (comments mostly) is looked at, in place: lowering or slicing a 50 KB
+    # prefix cost more than the rest of this function.
+    at = prefix.find("<!", rest)
+    while at >= 0:
+        if _spells_doctype(prefix, at):
+            return None
+        at = prefix.find("<!", at + 2)
+    return doctype
+
+
+def _spells_doctype(source: str, at: int) -> bool:
+    """``source`` has ``<!doctype`` at ``at``, in any ASCII case (as the tokenizer reads it)."""
+    word = source[at : at + 9]
+    return word.isascii() and word.lower() == "<!doctype"
 
 
 class _Part(NamedTuple):
