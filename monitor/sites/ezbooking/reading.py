@@ -255,7 +255,7 @@ def _tag_ids() -> dict[str, int]:
     Comparing a node's ``tag_id`` (an int) skips building its name as a string,
     which cost more than the rest of the walk's test of an element.
     """
-    tree = LexborHTMLParser("<title></title><h1></h1><h2></h2><input>")
+    tree = LexborHTMLParser("<title></title><h1></h1><h2></h2><input><img>")
     return {node.tag or "": node.tag_id for node in tree.tags("*") if node.tag_id is not None}
 
 
@@ -263,6 +263,7 @@ _TAG_IDS = _tag_ids()
 _HEADINGS = {_TAG_IDS[name]: name for name in ("title", "h1", "h2")}
 _H2 = _TAG_IDS["h2"]
 _INPUT = _TAG_IDS["input"]
+_IMG = _TAG_IDS["img"]
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _FOLDED = {i.translate(_ASCII_LOWER): i for i in _IDS}
 
@@ -367,7 +368,7 @@ def _progress(bars: list[LexborNode]) -> frozenset[int]:
     for bar in bars:
         top = bar.mem_id
         for img in bar.traverse():
-            if img.tag != "img" or img.mem_id == top:
+            if img.tag_id != _IMG or img.mem_id == top:
                 continue
             src = img.attrs.get("src") or ""
             if (
