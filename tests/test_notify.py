@@ -12,8 +12,11 @@ import pickle
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -279,42 +282,119 @@ def test_threads_sending_at_once_do_not_mix_reasons() -> None:
             assert result == SendResult(True, None)
 
 
-def test_shared_apprise_logger_records_go_to_the_thread_that_sends(receiver: LocalTarget) -> None:
+# Two apprise plugins of the tests' own, registered through apprise's public plugin API
+# (the ``@notify`` decorator, ``NotificationManager.add``) and removed after the test:
+# they post over real HTTP to a local receiver, and fail as the scenario needs.
+# What send() does with their failures is what the tests check; nothing is patched.
+
+
+@pytest.fixture
+def shared_logger_scheme() -> Iterator[tuple[str, threading.Barrier]]:
+    """A ``rdvshared://127.0.0.1:PORT/PATH`` apprise service that POSTs to the receiver
+    at PORT and, when it answers an error, says so only through the shared ``apprise``
+    logger (as apprise's module-level code does), naming the path it posted to.
+
+    Each send waits at the barrier before and after logging, so the sends of a test
+    are all inside apprise when each one logs and none has returned yet."""
+    from apprise import NotificationManager
+    from apprise.decorators import notify
+
+    together = threading.Barrier(3, timeout=5)
+
+    @notify(on="rdvshared", name="Shared logger")
+    def post(body: str, title: str, notify_type: str, meta: dict[str, Any], **kw: Any) -> bool:
+        url = f"http://{meta['host']}:{meta['port']}{meta['fullpath']}"
+        request = urllib.request.Request(url, data=b"{}", method="POST")
+        status = 200
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        together.wait()
+        if status >= 300:
+            # apprise's own wording: "Failed to send X notification: <detail>, error=NNN."
+            logging.getLogger("apprise").warning(
+                "Failed to send notification: last word from %s, error=%d.",
+                meta["fullpath"].strip("/"),
+                status,
+            )
+        together.wait()
+        return status < 300
+
+    yield "rdvshared", together
+    NotificationManager().remove("rdvshared")
+
+
+@pytest.fixture
+def buggy_scheme() -> Iterator[str]:
+    """A ``rdvbuggy://HOST:PORT/PATH`` apprise service with a bug: when the POST to
+    ``http://HOST:PORT/PATH`` fails, it raises instead of returning False, and its
+    exception quotes its URL, secrets included."""
+    from apprise import NotificationManager, NotifyBase
+
+    class BuggyPlugin(NotifyBase):
+        service_name = "Buggy"
+        protocol = "rdvbuggy"
+
+        def url(self, *args: Any, **kwargs: Any) -> str:
+            return f"{self.protocol}://{self.host}:{self.port}{self.fullpath}"
+
+        def send(self, body: str, title: str = "", **kwargs: Any) -> bool:
+            request = urllib.request.Request(
+                f"http://{self.host}:{self.port}{self.fullpath}", data=b"{}", method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5):
+                    return True
+            except OSError as exc:
+                raise RuntimeError(f"plugin bug while posting to {self.url()}") from exc
+
+        @staticmethod
+        def parse_url(url: str) -> dict[str, Any] | None:
+            return NotifyBase.parse_url(url, verify_host=False)
+
+    manager = NotificationManager()
+    assert manager.add(BuggyPlugin, schemas="rdvbuggy")
+    yield "rdvbuggy"
+    manager.remove("rdvbuggy")
+
+
+def test_shared_apprise_logger_records_go_to_the_thread_that_sends(
+    shared_logger_scheme: tuple[str, threading.Barrier],
+) -> None:
     """Some apprise code logs through the shared ``apprise`` logger rather than the
     plugin's own: those records too are told apart by thread, not mixed."""
-    targets = [one(f"{receiver.url}?rto={n}") for n in (1, 2, 3)]
-    # All three sends are inside apprise when each logs, and none has finished.
-    together = threading.Barrier(len(targets), timeout=5)
+    scheme, together = shared_logger_scheme
+    statuses = (500, 502, 503)
+    with LocalTarget() as a, LocalTarget() as b, LocalTarget() as c:
+        receivers = (a, b, c)
+        for receiver, status in zip(receivers, statuses, strict=True):
+            receiver.fail_next(1, status=status)
+        names = ("alpha", "beta", "gamma")
+        targets = [
+            one(f"{scheme}://127.0.0.1:{r.port}/{name}")
+            for name, r in zip(names, receivers, strict=True)
+        ]
+        results = [result for _, result in send_all(targets, "t", "b")]
+        assert not together.broken  # the three sends were inside apprise at once
+        assert [len(r.failed) for r in receivers] == [1, 1, 1]
+    assert [r.reason for r in results] == [
+        f"HTTP {status} (last word from {name}) from 127.0.0.1:{r.port}"
+        for name, status, r in zip(names, statuses, receivers, strict=True)
+    ]
 
-    def unhappy(name: str) -> Callable[..., bool]:
-        def notify(**kwargs: object) -> bool:
-            together.wait()
-            logging.getLogger("apprise").warning("last word from %s", name)
-            together.wait()
-            return False
 
-        return notify
-
-    for n, target in enumerate(targets):
-        target._plugin.notify = unhappy(f"target{n}")
-    results = [result for _, result in send_all(targets, "t", "b")]
-    assert [r.reason for r in results] == [f"last word from target{n}" for n in range(3)]
-
-
-def test_send_never_raises(receiver: LocalTarget) -> None:
+def test_send_never_raises(buggy_scheme: str) -> None:
     assert send(Target("0" * 16, "json://x"), "t", "b") == SendResult(
         False, "no apprise service behind this target"
     )
-    target = one(receiver.url_with_secret(TOKEN))
-
-    def boom(**kwargs: object) -> bool:
-        raise RuntimeError(f"plugin bug while posting to {receiver.url_with_secret(TOKEN)}")
-
-    target._plugin.notify = boom
-    result = send(target, "t", "b")
+    with ClosedPort() as closed:
+        url = closed.url_with_secret(TOKEN).replace("json://", f"{buggy_scheme}://", 1)
+        result = send(one(url), "t", "b")
     assert not result.ok and result.reason and "RuntimeError" in result.reason
     assert_no_secret(result.reason)
-    assert mask_url(receiver.url_with_secret(TOKEN)) in result.reason
+    assert mask_url(url) in result.reason
 
 
 def test_an_empty_message_is_a_failure_with_a_reason(receiver: LocalTarget) -> None:

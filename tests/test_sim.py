@@ -29,6 +29,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.page import decode_body, squash
 from monitor.sites.ezbooking.sim import PARIS, Booking, Planning, SimPrefecture, default_bookings
 from monitor.sites.ezbooking.sim.model import monday_of
+from tests.daemon_harness import wait_for
 
 FULL_SQUASHED = squash(
     "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
@@ -530,12 +531,19 @@ def test_sessions_expire_on_the_clock_given() -> None:
         assert browser.get("/booking/create/29396/1").status_code == 302
 
 
-def test_sessions_expire_after_their_lifetime(sim: SimPrefecture, client: httpx.Client) -> None:
-    sim.session_ttl = 0.2
-    enter(client, sim, 29396)
-    assert client.get("/booking/create/29396/1").status_code == 200
-    time.sleep(0.3)
-    assert client.get("/booking/create/29396/1").status_code == 302
+def test_sessions_expire_after_their_lifetime() -> None:
+    """A lifetime changed on a running simulator is the one sessions expire by."""
+    now = [0.0]
+    with (
+        SimPrefecture(today=TODAY, clock=lambda: now[0]) as sim,
+        httpx.Client(base_url=sim.base_url, timeout=5, trust_env=False) as client,
+    ):
+        sim.session_ttl = 0.2
+        enter(client, sim, 29396)
+        assert client.get("/booking/create/29396/1").status_code == 200
+        now[0] += 0.3
+        assert client.get("/booking/create/29396/1").status_code == 302
+        assert sim.errors == []
 
 
 def test_later_steps_need_accepted_conditions(sim: SimPrefecture, client: httpx.Client) -> None:
@@ -656,9 +664,11 @@ def test_slow_answers_do_not_block_others_and_stop_is_quick() -> None:
             except httpx.HTTPError as exc:
                 outcome.append(exc)
 
+        before = sim.requests
         worker = threading.Thread(target=slow_request)
         worker.start()
-        time.sleep(0.1)
+        # Counted on arrival: from here the slow answer is being held by the simulator.
+        wait_for(lambda: sim.requests > before, timeout=5, what="the slow request to arrive")
         started = time.monotonic()
         with httpx.Client(base_url=sim.base_url, trust_env=False, timeout=2) as other:
             assert other.get("/").status_code == 200

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor.cli.base import colour, command, config_arg, load
@@ -50,22 +51,42 @@ def _report_args(default_since: str) -> Callable[[argparse.ArgumentParser], None
     return add
 
 
-def _since(args: argparse.Namespace, config: Config) -> Since:
+def _since(args: argparse.Namespace, config: Config, now: datetime) -> Since:
     """The ``--since`` option as a period start; a value it cannot read is a usage error."""
-    from datetime import UTC
-
     from monitor.report import parse_since
 
     try:
-        return parse_since(args.since, datetime.now(UTC), config.tz)
+        return parse_since(args.since, now, config.tz)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class _Period:
+    """What ``history`` and ``stats`` read: the config, the period asked for (with the
+    instant it was read at) and the state database, open read-only."""
+
+    config: Config
+    since: Since
+    now: datetime
+    store: Store
+
+
+def _open_period(args: argparse.Namespace) -> _Period | None:
+    """The config, the ``--since`` period and the state database of a report command;
+    ``None`` when the monitor never ran (a sentence saying so is printed). The period is
+    read before the database is opened, so a bad ``--since`` is a usage error even then."""
+    config = load(args.config)
+    now = datetime.now(UTC)
+    since = _since(args, config, now)
+    store = _open_state(config, args.config)
+    if store is None:
+        return None
+    return _Period(config, since, now, store)
+
+
 @command("status", "what each calendar looks like now, and pending notifications", config_arg)
 def cmd_status(args: argparse.Namespace) -> int:
-    from datetime import UTC
-
     from monitor.report import status_text
 
     config = load(args.config)
@@ -106,21 +127,18 @@ def _episodes(store: Store, args: argparse.Namespace, since: Since) -> list[Epis
 
 @command("history", "episodes of open slots and of site trouble, newest first", _history_args)
 def cmd_history(args: argparse.Namespace) -> int:
-    from datetime import UTC
-
     from monitor.report import history_csv, history_text
 
-    config = load(args.config)
-    since = _since(args, config)
-    store = _open_state(config, args.config)
-    if store is None:
+    period = _open_period(args)
+    if period is None:
         return 0
-    with store:
-        episodes = _episodes(store, args, since)
+    with period.store as store:
+        episodes = _episodes(store, args, period.since)
+    tz = period.config.tz
     if args.csv:
-        sys.stdout.write(history_csv(episodes, config.tz))
+        sys.stdout.write(history_csv(episodes, tz))
     else:
-        print(history_text(episodes, now=datetime.now(UTC), tz=config.tz, since=since))
+        print(history_text(episodes, now=period.now, tz=tz, since=period.since))
     return 0
 
 
@@ -130,16 +148,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     _report_args("28d"),
 )
 def cmd_stats(args: argparse.Namespace) -> int:
-    from datetime import UTC
-
     from monitor.report import matches, stats_text
 
-    config = load(args.config)
-    since = _since(args, config)
-    store = _open_state(config, args.config)
-    if store is None:
+    period = _open_period(args)
+    if period is None:
         return 0
-    with store:
+    since, tz = period.since, period.config.tz
+    with period.store as store:
         episodes = _episodes(store, args, since)
         checks = [
             (o.checked_at, o.status)
@@ -147,15 +162,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
             if matches(o.watch, args.watch) and matches(o.calendar, args.calendar)
         ]
         pruned = store.retention.daily_counts(
-            since.at.astimezone(config.tz).date() if since.at else None,
+            since.at.astimezone(tz).date() if since.at else None,
             keep=lambda w, c: matches(w, args.watch) and matches(c, args.calendar),
         )
     print(
         stats_text(
             episodes,
             checks,
-            now=datetime.now(UTC),
-            tz=config.tz,
+            now=period.now,
+            tz=tz,
             since=since,
             colour=colour(),
             pruned=pruned,

@@ -56,7 +56,6 @@ from monitor.config.values import (
     Weekdays,
     check_text,
     choice,
-    normalize_space,
     parse_time,
     parse_weekday,
     url_host,
@@ -68,6 +67,7 @@ from monitor.http import is_loopback_host
 from monitor.lang import DEFAULT_LANGUAGE, LANGUAGES
 from monitor.secrets import mask_url, secrets_of
 from monitor.sites.registry import naming_for
+from monitor.text import normalize_space
 
 __all__ = [
     "DEFAULT_SURGE",

@@ -449,11 +449,6 @@ def _unknown_service(
 # ------------------------------------------------------------- names, listen addresses, paths
 
 
-def normalize_space(text: str) -> str:
-    """NFKC (so no-break and thin spaces become spaces) and collapsed whitespace."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
 class ListenAddress(NamedTuple):
     """Where the metrics endpoint listens."""
 

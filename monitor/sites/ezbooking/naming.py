@@ -12,18 +12,14 @@ adapter's :data:`NAMING` (through :mod:`monitor.sites.registry`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
+
+from monitor.text import normalize_space
 
 __all__ = ["LABEL_TOKEN", "NAMING", "EzBookingNaming", "normalize_space"]
 
 LABEL_TOKEN = re.compile(r"^[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*$")
 """A calendar label token as printed on a booking page: "2", "3.1", "1.1", "A"."""
-
-
-def normalize_space(text: str) -> str:
-    """NFKC (so no-break and thin spaces become spaces) and collapsed whitespace."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Final
+from typing import Final, TypedDict
 
 __all__ = [
     "CONTENT_STATES",
@@ -37,6 +37,7 @@ __all__ = [
     "Session",
     "SessionStore",
     "State",
+    "StateOptions",
     "monday_of",
     "parse_slot",
 ]
@@ -102,6 +103,19 @@ SITE_STATES: Final[frozenset[str]] = frozenset(
 
 _DEFAULT_DELAY: Final = 30.0
 _DEFAULT_429_RETRY_AFTER: Final = 120
+
+
+class StateOptions(TypedDict, total=False):
+    """The keyword options of :meth:`State.make`, as ``SimPrefecture.set_state`` and
+    ``set_booking_state`` take them and pass them on; the defaults are ``make``'s."""
+
+    variant: str | None
+    slots: Iterable[datetime]
+    apostrophe: str
+    typo: bool
+    delay: float | None
+    retry_after: int | None
+    size: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,15 +18,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date
 from types import TracebackType
-from typing import Final
+from typing import Final, Unpack
 
 import monitor.sites.ezbooking.sim.control as control
 from monitor.sites.ezbooking.sim.defaults import default_bookings
 from monitor.sites.ezbooking.sim.flow import Prefecture, Reply, Request
 from monitor.sites.ezbooking.sim.httpd import Server
-from monitor.sites.ezbooking.sim.model import SITE_STATES, Booking, State
+from monitor.sites.ezbooking.sim.model import SITE_STATES, Booking, State, StateOptions
 
 __all__ = ["CONTROL_PREFIX", "SimPrefecture"]
 
@@ -187,58 +187,25 @@ class SimPrefecture:
         booking_id: int,
         calendar: str | int | None,
         state: str,
-        *,
-        variant: str | None = None,
-        slots: Iterable[datetime] = (),
-        delay: float | None = None,
-        retry_after: int | None = None,
-        apostrophe: str = "'",
-        typo: bool = False,
-        size: int | None = None,
+        **options: Unpack[StateOptions],
     ) -> None:
         """Set what one planning answers from now on.
 
         ``calendar`` is a label token ("3.2"), a planning id (``int``) or
         ``None`` for a single-counter booking. See ``model.STATES`` for the
-        states and their variants; :meth:`State.make` for the options.
+        states and their variants; :meth:`State.make` for the options
+        (``variant``, ``slots``, ``delay``, ``retry_after``, ``apostrophe``,
+        ``typo``, ``size``) and their defaults.
         """
-        new = State.make(
-            state,
-            variant=variant,
-            slots=slots,
-            delay=delay,
-            retry_after=retry_after,
-            apostrophe=apostrophe,
-            typo=typo,
-            size=size,
-        )
+        new = State.make(state, **options)
         with self._lock:
             self._booking(booking_id).resolve(calendar).state = new
 
     def set_booking_state(
-        self,
-        booking_id: int,
-        state: str,
-        *,
-        variant: str | None = None,
-        slots: Iterable[datetime] = (),
-        delay: float | None = None,
-        retry_after: int | None = None,
-        apostrophe: str = "'",
-        typo: bool = False,
-        size: int | None = None,
+        self, booking_id: int, state: str, **options: Unpack[StateOptions]
     ) -> None:
-        """:meth:`set_state` for every planning of a booking."""
-        new = State.make(
-            state,
-            variant=variant,
-            slots=slots,
-            delay=delay,
-            retry_after=retry_after,
-            apostrophe=apostrophe,
-            typo=typo,
-            size=size,
-        )
+        """:meth:`set_state` for every planning of a booking, all at once."""
+        new = State.make(state, **options)
         with self._lock:
             for planning in self._booking(booking_id).plannings:
                 planning.state = new

@@ -101,10 +101,11 @@ def _submit(*buttons: tuple[str, str]) -> str:
     return f'<div id="submit_Booking">\n{inputs}\n</div>'
 
 
-def _page(booking: Booking, title: str, block: str, token: str | None) -> str:
+def _page(booking: Booking, block: str, token: str | None) -> str:
+    """A step of the booking module: every step has the same title, named after the booking."""
     html = layout(
         site_name=booking.site_name,
-        title=title,
+        title=f"Prise de rendez-vous - {booking.title}",
         content=block,
         charset=booking.charset,
         token=token,
@@ -129,7 +130,7 @@ def landing(booking: Booking, token: str, *, error: str = "") -> str:
     block = _booking_block(
         booking, esc(booking.title), body, step=booking.landing_path, error=error, active=1
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def step1(booking: Booking, token: str, *, error: str = "") -> str:
@@ -156,7 +157,7 @@ d&eacute;marche&nbsp;:</p>
         error=error,
         active=1,
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def full_message(state: State) -> str:
@@ -179,7 +180,7 @@ title="Cliquez ici pour terminer le processus" class="Bbutton" />
     block = _booking_block(
         booking, "Vérification de disponibilité", body, step=booking.step_path(2)
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def step3(booking: Booking, token: str, planning: Planning, *, error: str = "") -> str:
@@ -200,7 +201,7 @@ def step3(booking: Booking, token: str, planning: Planning, *, error: str = "") 
         error=error,
         active=3,
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def step4(
@@ -242,7 +243,7 @@ YUI().use('node', 'io-ez', function (Y) {{
     block = _booking_block(
         booking, "Choix d&#039;une plage horaire", body, step=booking.step_path(4), active=4
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def captcha(booking: Booking, token: str, variant: str, *, error: str = "") -> str:
@@ -277,7 +278,7 @@ recopier le code de s&eacute;curit&eacute; affich&eacute; ci-dessous.</p>
         error=error,
         active=6,
     )
-    return _page(booking, f"Prise de rendez-vous - {booking.title}", block, token)
+    return _page(booking, block, token)
 
 
 def closed_page(site_name: str, title: str, *, charset: str = "utf-8") -> str:
