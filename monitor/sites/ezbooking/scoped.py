@@ -7,15 +7,16 @@ its end tag, the *suffix* after it, and reads each part alone. Each reading is
 a pure function of the part's exact text, memoized (:class:`_ExactMemo`,
 compared in place, never hashed: a wrong hit is impossible). The site sends
 the same chrome on every check, and the same block for as long as a calendar
-stays full, so a daemon checking a full calendar again parses nothing: it
+stays full, so classifying a full calendar's page again parses nothing: it
 decodes, cuts, compares and decides. A page whose block changed (slots
 appeared) has its block parsed, its chrome read from the memo.
 
 The block's tree is kept with the page (:func:`booking_block`), and the form
 reader (:mod:`~monitor.sites.ezbooking.forms`) reads the booking form from it:
 a booking page is parsed once, block only. The memo keeps readings, never
-trees (a tree is mutable and not thread-safe): after a memo hit, the block is
-parsed again only if the form reader asks for it.
+trees (a tree is mutable and not thread-safe): after a memo hit, the block
+alone is parsed when the form reader asks for it (the adapter reads the form
+of every answer, to learn whether the site kept its session).
 
 The cut is exact or not taken. The three readings join into the whole page's
 reading only when each part parses alone as it does inside the page; the
