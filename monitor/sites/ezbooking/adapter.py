@@ -252,7 +252,10 @@ class EzBookingAdapter(SiteAdapter):
             read_at = self.clock()
             page = parse_page(response.headers, response.body)
             verdict = classify_page(response.status, response.headers, page, url=response.url)
-            form = find_booking_form(page, response.url)
+            # A full calendar's answer (the usual check) needs no form: the check ends here,
+            # and the site did take the kept form (the landing page it bounces to is never
+            # "full"). Its block's reading came from the memo; reading the form would parse it.
+            form = None if verdict.status is Status.FULL else find_booking_form(page, response.url)
             if first_kept:
                 first_kept = False
                 self._learn(idle, response, form)

@@ -15,8 +15,9 @@ The block's tree is kept with the page (:func:`booking_block`), and the form
 reader (:mod:`~monitor.sites.ezbooking.forms`) reads the booking form from it:
 a booking page is parsed once, block only. The memo keeps readings, never
 trees (a tree is mutable and not thread-safe): after a memo hit, the block
-alone is parsed when the form reader asks for it (the adapter reads the form
-of every answer, to learn whether the site kept its session).
+alone is parsed when the form reader asks for it (the adapter does on every
+answer but a full calendar's, to walk on or to see whether the site kept its
+session).
 
 The cut is exact or not taken. The three readings join into the whole page's
 reading only when each part parses alone as it does inside the page; the
