@@ -512,12 +512,13 @@ class EzBookingAdapter(SiteAdapter):
                 and self._refusal(form.action) is None
             ):
                 step4 = await self._submit(form)
-                verdict = _classify(step4)
+                page = parse_page(step4.headers, step4.body)
+                verdict = classify_page(step4.status, step4.headers, page, url=step4.url)
                 if verdict.status is Status.FULL:  # gone meanwhile
                     return replace(found, response=step4, verdict=verdict, read_at=self.clock())
                 if verdict.status is Status.AVAILABLE and verdict.slots:
                     return _with_slots(found, verdict)
-                table = _planning_url(step4)
+                table = _planning_url(page, step4.url)
                 if table is not None and self._refusal(table) is None:
                     first = table
         weeks = 0
@@ -574,11 +575,11 @@ def _classify(response: Response) -> Verdict:
     return classify_page(response.status, response.headers, page, url=response.url)
 
 
-def _planning_url(response: Response) -> str | None:
+def _planning_url(page: Page, url: str) -> str | None:
     """The absolute URL of step 4's week table (``a#ezplanning-url``), if the page has one."""
-    node = parse_page(response.headers, response.body).tree.css_first("a#ezplanning-url")
+    node = page.tree.css_first("a#ezplanning-url")
     href = (node.attributes.get("href") or "").strip() if node is not None else ""
-    return str(httpx.URL(response.url).join(href)) if href else None
+    return str(httpx.URL(url).join(href)) if href else None
 
 
 def _with_slots(found: _Outcome, week: Verdict) -> _Outcome:
